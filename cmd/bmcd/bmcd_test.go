@@ -1,0 +1,723 @@
+package main
+
+// Process-level tests of bmcd: the real binary, built once per test binary, started on
+// 127.0.0.1:0 with a temporary state directory. Every process a test starts is killed by
+// its PID and reaped in t.Cleanup, also when the test fails.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// bmcdBin is the bmcd binary built by TestMain.
+var bmcdBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bmcd-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bmcd test: temp dir:", err)
+		os.Exit(1)
+	}
+	bmcdBin = filepath.Join(dir, "bmcd")
+	goTool, err := exec.LookPath("go")
+	if err != nil && os.Getenv("GOROOT") != "" {
+		goTool, err = filepath.Join(os.Getenv("GOROOT"), "bin", "go"), nil
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bmcd test: the go command is needed to build bmcd:", err)
+		os.Exit(1)
+	}
+	if out, err := exec.Command(goTool, "build", "-o", bmcdBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "bmcd test: go build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// syncBuffer collects a process's output for the test to read while it runs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// proc is one running bmcd.
+type proc struct {
+	tb     testing.TB
+	cmd    *exec.Cmd
+	state  string
+	stdout *syncBuffer
+	stderr *syncBuffer
+	done   chan struct{} // closed when the process has been reaped
+	status *os.ProcessState
+	url    string // "https://127.0.0.1:PORT"
+	client *http.Client
+}
+
+// readyInfo is what bmcd writes to its ready file.
+type readyInfo struct {
+	Redfish string `json:"redfish"`
+}
+
+// startBMCD starts bmcd on state and waits (at most 60 s) until its ready file names
+// the Redfish URL. The process is killed and reaped in Cleanup.
+func startBMCD(tb testing.TB, state string) *proc {
+	tb.Helper()
+	readyFile := filepath.Join(tb.TempDir(), "ready.json")
+	p := &proc{tb: tb, state: state, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bmcdBin, "--state", state, "--redfish-addr", "127.0.0.1:0", "--ready-file", readyFile)
+	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
+	if err := p.cmd.Start(); err != nil {
+		tb.Fatalf("start bmcd: %v", err)
+	}
+	go func() {
+		p.cmd.Wait()
+		p.status = p.cmd.ProcessState
+		close(p.done)
+	}()
+	tb.Cleanup(p.kill)
+
+	deadline := time.NewTimer(60 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for p.url == "" {
+		select {
+		case <-p.done:
+			tb.Fatalf("bmcd exited before it was ready: %v\nstdout: %s\nstderr: %s", p.status, p.stdout, p.stderr)
+		case <-deadline.C:
+			tb.Fatalf("bmcd wrote no ready file within 60 s\nstdout: %s\nstderr: %s", p.stdout, p.stderr)
+		case <-tick.C:
+			data, err := os.ReadFile(readyFile)
+			if err != nil {
+				continue
+			}
+			var r readyInfo
+			if err := json.Unmarshal(data, &r); err != nil {
+				tb.Fatalf("ready file is not the JSON {\"redfish\":URL}: %v: %q", err, data)
+			}
+			if !strings.HasPrefix(r.Redfish, "https://127.0.0.1:") {
+				tb.Fatalf("ready file names %q, want https://127.0.0.1:PORT", r.Redfish)
+			}
+			p.url = r.Redfish
+		}
+	}
+	p.client = trustingClient(tb, filepath.Join(state, "tls", "cert.pem"))
+	return p
+}
+
+// trustingClient returns an HTTPS client that trusts exactly the board's certificate.
+func trustingClient(tb testing.TB, certFile string) *http.Client {
+	tb.Helper()
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil {
+		tb.Fatalf("TLS certificate: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		tb.Fatalf("%s holds no PEM certificate", certFile)
+	}
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+			MaxIdleConnsPerHost: 256,
+		},
+	}
+}
+
+// kill sends SIGKILL to the process by PID (if it still runs) and reaps it.
+func (p *proc) kill() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	p.cmd.Process.Kill()
+	<-p.done
+	if p.client != nil {
+		p.client.CloseIdleConnections()
+	}
+}
+
+// wait waits at most d for the process to exit by itself and returns its exit status.
+func (p *proc) wait(d time.Duration) int {
+	p.tb.Helper()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return p.status.ExitCode()
+	case <-t.C:
+		p.tb.Fatalf("bmcd still running %v later\nstdout: %s\nstderr: %s", d, p.stdout, p.stderr)
+		return -1
+	}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) json(tb testing.TB) map[string]any {
+	tb.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(r.body, &m); err != nil {
+		tb.Fatalf("%d body is not a JSON object: %v: %s", r.status, err, r.body)
+	}
+	return m
+}
+
+// do sends a request with an X-Auth-Token (if token != "") and a JSON body (if body != nil).
+func (p *proc) do(method, path, token string, body any) response {
+	p.tb.Helper()
+	var rd io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			p.tb.Fatal(err)
+		}
+		rd = bytes.NewReader(data)
+	}
+	req, err := http.NewRequest(method, p.url+path, rd)
+	if err != nil {
+		p.tb.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("X-Auth-Token", token)
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		p.tb.Fatalf("%s %s: %v\nstderr: %s", method, path, err, p.stderr)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.tb.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return response{status: resp.StatusCode, header: resp.Header, body: data}
+}
+
+// login creates a session and returns its token and the whole response.
+func (p *proc) login(user, password string) (string, response) {
+	p.tb.Helper()
+	r := p.do("POST", "/redfish/v1/SessionService/Sessions", "", map[string]string{"UserName": user, "Password": password})
+	if r.status != http.StatusCreated {
+		p.tb.Fatalf("login %s: %d %s", user, r.status, r.body)
+	}
+	tok := r.header.Get("X-Auth-Token")
+	if tok == "" {
+		p.tb.Fatalf("login %s: 201 without X-Auth-Token", user)
+	}
+	return tok, r
+}
+
+// initialPassword reads the first boot's admin password file and checks it is 0600.
+func initialPassword(tb testing.TB, state string) string {
+	tb.Helper()
+	path := filepath.Join(state, "initial-admin-password")
+	fi, err := os.Stat(path)
+	if err != nil {
+		tb.Fatalf("first boot wrote no password file: %v", err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		tb.Errorf("%s mode %v, want 0600", path, fi.Mode().Perm())
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return strings.TrimSpace(string(data))
+}
+
+const adminPassword = "Bmcd-Test-Passw0rd"
+
+// firstLogin logs in as the first-boot admin, changes the password as
+// PasswordChangeRequired demands, and returns a token of a fresh session.
+func firstLogin(tb testing.TB, p *proc) string {
+	tb.Helper()
+	pw := initialPassword(tb, p.state)
+	tok, r := p.login("admin", pw)
+	accountURI := ""
+	for _, m := range extendedInfo(r.json(tb)) {
+		if strings.HasSuffix(m.MessageID, ".PasswordChangeRequired") && len(m.MessageArgs) == 1 {
+			accountURI = m.MessageArgs[0]
+		}
+	}
+	if accountURI == "" {
+		tb.Errorf("first login: no PasswordChangeRequired message naming the account URI in %s", r.body)
+		accountURI = "/redfish/v1/AccountService/Accounts/2"
+	}
+	if r := p.do("PATCH", accountURI, tok, map[string]string{"Password": adminPassword}); r.status != 200 && r.status != 204 {
+		tb.Fatalf("change the first-boot password: PATCH %s: %d %s", accountURI, r.status, r.body)
+	}
+	tok, _ = p.login("admin", adminPassword)
+	return tok
+}
+
+type message struct {
+	MessageID   string   `json:"MessageId"`
+	MessageArgs []string `json:"MessageArgs"`
+}
+
+func extendedInfo(body map[string]any) []message {
+	raw := body["@Message.ExtendedInfo"]
+	if e, ok := body["error"].(map[string]any); ok {
+		raw = e["@Message.ExtendedInfo"]
+	}
+	data, _ := json.Marshal(raw)
+	var out []message
+	json.Unmarshal(data, &out)
+	return out
+}
+
+type logEntry struct {
+	ID        string `json:"Id"`
+	MessageID string `json:"MessageId"`
+	Message   string `json:"Message"`
+}
+
+const entriesURI = "/redfish/v1/Systems/1/LogServices/EventLog/Entries"
+
+// entries lists the event log: the collection (following nextLink) and then each
+// member, bounded to 2000 entries.
+func (p *proc) entries(token string) []logEntry {
+	p.tb.Helper()
+	var links []string
+	next := entriesURI
+	for i := 0; next != "" && i < 100; i++ {
+		r := p.do("GET", next, token, nil)
+		if r.status != 200 {
+			p.tb.Fatalf("GET %s: %d %s", next, r.status, r.body)
+		}
+		var page struct {
+			Members []struct {
+				ID string `json:"@odata.id"`
+			} `json:"Members"`
+			NextLink string `json:"Members@odata.nextLink"`
+		}
+		if err := json.Unmarshal(r.body, &page); err != nil {
+			p.tb.Fatalf("GET %s: %v", next, err)
+		}
+		for _, m := range page.Members {
+			links = append(links, m.ID)
+		}
+		next = page.NextLink
+	}
+	if len(links) > 2000 {
+		p.tb.Fatalf("event log lists %d entries, more than this test reads", len(links))
+	}
+	out := make([]logEntry, 0, len(links))
+	for _, l := range links {
+		r := p.do("GET", l, token, nil)
+		if r.status != 200 {
+			p.tb.Fatalf("GET %s: %d %s", l, r.status, r.body)
+		}
+		var e logEntry
+		if err := json.Unmarshal(r.body, &e); err != nil {
+			p.tb.Fatalf("GET %s: %v", l, err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestFirstBootCredentialsAndCleanShutdown(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	p := startBMCD(t, state)
+	pw := initialPassword(t, state)
+	if len(pw) != 20 {
+		t.Errorf("initial password has %d characters, want 20", len(pw))
+	}
+	out := p.stdout.String()
+	if !strings.Contains(out, pw) || !strings.Contains(out, "admin") {
+		t.Errorf("first boot did not print the admin user and password; stdout:\n%s", out)
+	}
+	if !strings.Contains(out, "redfish: listening on "+p.url) {
+		t.Errorf("stdout lacks %q:\n%s", "redfish: listening on "+p.url, out)
+	}
+
+	// The certificate is a self-signed P-384 one, and it is what the server presents
+	// (the client trusts only it).
+	certPEM, err := os.ReadFile(filepath.Join(state, "tls", "cert.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(certPEM)
+	if blk == nil {
+		t.Fatal("cert.pem holds no PEM block")
+	}
+	cert, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := cert.PublicKey.(*ecdsa.PublicKey); !ok || k.Curve != elliptic.P384() {
+		t.Errorf("certificate key %T, want ECDSA P-384", cert.PublicKey)
+	}
+	if err := cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature); err != nil ||
+		!bytes.Equal(cert.RawIssuer, cert.RawSubject) {
+		t.Errorf("certificate is not self-signed: %v", err)
+	}
+
+	// The printed credentials work, with the demand to change the password, and until
+	// it is changed nothing but the own account is reachable.
+	tok, r := p.login("admin", pw)
+	found := false
+	for _, m := range extendedInfo(r.json(t)) {
+		found = found || strings.HasSuffix(m.MessageID, ".PasswordChangeRequired")
+	}
+	if !found {
+		t.Errorf("first login lacks the PasswordChangeRequired message: %s", r.body)
+	}
+	if r := p.do("GET", "/redfish/v1/Systems/1", tok, nil); r.status != http.StatusForbidden {
+		t.Errorf("GET Systems/1 before the password change: %d, want 403", r.status)
+	}
+
+	// SIGTERM: clean shutdown, status 0.
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(20 * time.Second); code != 0 {
+		t.Errorf("exit status after SIGTERM %d, want 0\nstderr: %s", code, p.stderr)
+	}
+
+	// Second boot: no new credentials; the same password still works; same certificate.
+	p2 := startBMCD(t, state)
+	if got := initialPassword(t, state); got != pw {
+		t.Errorf("second boot rewrote the initial password file")
+	}
+	if out := p2.stdout.String(); strings.Contains(out, pw) || strings.Contains(out, "first boot") {
+		t.Errorf("second boot printed credentials again:\n%s", out)
+	}
+	p2.login("admin", pw)
+	if again, _ := os.ReadFile(filepath.Join(state, "tls", "cert.pem")); !bytes.Equal(again, certPEM) {
+		t.Error("second boot made a new TLS certificate")
+	}
+}
+
+func TestCrashSafetyAccountChanges(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	p := startBMCD(t, state)
+	tok := firstLogin(t, p)
+
+	// Create, and SIGKILL right after the 201.
+	r := p.do("POST", "/redfish/v1/AccountService/Accounts", tok,
+		map[string]any{"UserName": "crash1", "Password": "Crash-Passw0rd-1", "RoleId": "Operator"})
+	if r.status != http.StatusCreated {
+		t.Fatalf("create account: %d %s", r.status, r.body)
+	}
+	loc := r.header.Get("Location")
+	p.kill()
+
+	p = startBMCD(t, state)
+	tok, _ = p.login("admin", adminPassword) // the changed password survived too
+	if loc == "" {
+		t.Fatal("201 without Location")
+	}
+	if u, err := urlPath(loc); err == nil {
+		loc = u
+	}
+	got := p.do("GET", loc, tok, nil)
+	if got.status != 200 {
+		t.Fatalf("after kill -9: GET %s: %d %s", loc, got.status, got.body)
+	}
+	acct := got.json(t)
+	if acct["UserName"] != "crash1" || acct["RoleId"] != "Operator" {
+		t.Errorf("after kill -9 the account is %v / %v, want crash1 / Operator", acct["UserName"], acct["RoleId"])
+	}
+	p.login("crash1", "Crash-Passw0rd-1")
+
+	// PATCH, and SIGKILL right after the 200.
+	r = p.do("PATCH", loc, tok, map[string]any{"RoleId": "ReadOnly"})
+	if r.status != 200 && r.status != 204 {
+		t.Fatalf("PATCH RoleId: %d %s", r.status, r.body)
+	}
+	p.kill()
+	p = startBMCD(t, state)
+	tok, _ = p.login("admin", adminPassword)
+	if got := p.do("GET", loc, tok, nil).json(t); got["RoleId"] != "ReadOnly" {
+		t.Errorf("after kill -9 the PATCHed RoleId is %v, want ReadOnly", got["RoleId"])
+	}
+
+	// DELETE, and SIGKILL right after the answer.
+	r = p.do("DELETE", loc, tok, nil)
+	if r.status != 200 && r.status != 204 {
+		t.Fatalf("DELETE account: %d %s", r.status, r.body)
+	}
+	p.kill()
+	p = startBMCD(t, state)
+	tok, _ = p.login("admin", adminPassword)
+	if got := p.do("GET", loc, tok, nil); got.status != http.StatusNotFound {
+		t.Errorf("after kill -9 the deleted account answers %d, want 404", got.status)
+	}
+}
+
+func urlPath(loc string) (string, error) {
+	if strings.HasPrefix(loc, "/") {
+		return loc, nil
+	}
+	i := strings.Index(loc, "/redfish/")
+	if i < 0 {
+		return "", fmt.Errorf("location %q", loc)
+	}
+	return loc[i:], nil
+}
+
+func TestCrashSafetyEvents(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	p := startBMCD(t, state)
+	tok := firstLogin(t, p)
+	before := len(p.entries(tok))
+
+	// LoginFailed is logged every AuthFailureLoggingThreshold failures (AccountService).
+	as := p.do("GET", "/redfish/v1/AccountService", tok, nil).json(t)
+	every, _ := as["AuthFailureLoggingThreshold"].(float64)
+	lockout, _ := as["AccountLockoutThreshold"].(float64)
+	if every < 1 {
+		every = 1
+	}
+	if lockout > 0 && every >= lockout {
+		t.Fatalf("AuthFailureLoggingThreshold %v ≥ AccountLockoutThreshold %v: the test would lock admin out", every, lockout)
+	}
+	// Failed logins are answered with 401; kill -9 right after the last one.
+	var r response
+	for i := 0; i < int(every); i++ {
+		r = p.do("POST", "/redfish/v1/SessionService/Sessions", "", map[string]string{"UserName": "admin", "Password": "Not-The-Passw0rd"})
+		if r.status != http.StatusUnauthorized {
+			t.Fatalf("login with a wrong password: %d, want 401", r.status)
+		}
+	}
+	p.kill()
+
+	p = startBMCD(t, state)
+	tok, _ = p.login("admin", adminPassword)
+	list := p.entries(tok)
+	failed := 0
+	for _, e := range list[min(before, len(list)):] {
+		if strings.HasSuffix(e.MessageID, ".LoginFailed") {
+			failed++
+		}
+	}
+	if failed == 0 {
+		t.Errorf("after kill -9 the event log has no LoginFailed entry after the first %d; entries: %+v", before, list)
+	}
+
+	// Power on (acknowledged), read the log as a client sees it, kill -9 at once: every
+	// entry the client saw is still there after the restart, and the host is on its way on.
+	r = p.do("POST", "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset", tok, map[string]string{"ResetType": "On"})
+	if r.status/100 != 2 {
+		t.Fatalf("Reset On: %d %s", r.status, r.body)
+	}
+	seen := p.entries(tok)
+	p.kill()
+
+	p = startBMCD(t, state)
+	tok, _ = p.login("admin", adminPassword)
+	after := map[string]string{}
+	for _, e := range p.entries(tok) {
+		after[e.ID] = e.MessageID
+	}
+	for _, e := range seen {
+		if after[e.ID] != e.MessageID {
+			t.Errorf("entry %s (%s) acknowledged before kill -9 is %q after the restart", e.ID, e.MessageID, after[e.ID])
+		}
+	}
+	sys := p.do("GET", "/redfish/v1/Systems/1", tok, nil).json(t)
+	if ps := sys["PowerState"]; ps != "On" && ps != "PoweringOn" {
+		t.Errorf("after kill -9 during power-on the host is %v, want On (or PoweringOn)", ps)
+	}
+}
+
+func TestManagerResetExitsWithStatus3(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	p := startBMCD(t, state)
+	tok := firstLogin(t, p)
+	r := p.do("POST", "/redfish/v1/Managers/bmc/Actions/Manager.Reset", tok, map[string]string{"ResetType": "GracefulRestart"})
+	if r.status/100 != 2 {
+		t.Fatalf("Manager.Reset: %d %s", r.status, r.body)
+	}
+	if code := p.wait(20 * time.Second); code != 3 {
+		t.Errorf("exit status after Manager.Reset %d, want 3\nstderr: %s", code, p.stderr)
+	}
+
+	// The supervisor starts it again: same state, the changed password works.
+	p = startBMCD(t, state)
+	tok, _ = p.login("admin", adminPassword)
+
+	// ResetToDefaults(ResetAll): status 3 as well, and the next start is a first boot.
+	oldPw := initialPassword(t, state)
+	r = p.do("POST", "/redfish/v1/Managers/bmc/Actions/Manager.ResetToDefaults", tok, map[string]string{"ResetType": "ResetAll"})
+	if r.status/100 != 2 {
+		t.Fatalf("Manager.ResetToDefaults: %d %s", r.status, r.body)
+	}
+	if code := p.wait(20 * time.Second); code != 3 {
+		t.Errorf("exit status after Manager.ResetToDefaults %d, want 3\nstderr: %s", code, p.stderr)
+	}
+	p = startBMCD(t, state)
+	newPw := initialPassword(t, state)
+	if newPw == oldPw || !strings.Contains(p.stdout.String(), newPw) {
+		t.Errorf("after ResetToDefaults the next boot is not a first boot (password file unchanged or not printed)")
+	}
+	if r := p.do("POST", "/redfish/v1/SessionService/Sessions", "", map[string]string{"UserName": "admin", "Password": adminPassword}); r.status != http.StatusUnauthorized {
+		t.Errorf("after ResetToDefaults the old admin password gives %d, want 401", r.status)
+	}
+}
+
+func TestPlainHTTPIsNotServed(t *testing.T) {
+	p := startBMCD(t, filepath.Join(t.TempDir(), "state"))
+	host := strings.TrimPrefix(p.url, "https://")
+	for _, path := range []string{"/redfish/v1", "/redfish", "/redfish/v1/Systems/1"} {
+		conn, err := net.DialTimeout("tcp", host, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		fmt.Fprintf(conn, "GET %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic YWRtaW46eA==\r\n\r\n", path, host)
+		data, _ := io.ReadAll(io.LimitReader(conn, 64<<10))
+		conn.Close()
+		// Go's TLS stack may answer a plain-HTTP request with a canned 400 before closing;
+		// nothing else may come back: no resource, no redirect, no Redfish body.
+		if len(data) == 0 {
+			continue
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(data)), nil)
+		if err != nil {
+			continue // not HTTP at all (a TLS alert)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode < 400 || bytes.Contains(body, []byte("@odata")) {
+			t.Errorf("plain HTTP GET %s was served: %d %q", path, resp.StatusCode, body)
+		}
+	}
+}
+
+// vmRSS returns the resident set size of a process in bytes, from /proc/PID/status.
+func vmRSS(tb testing.TB, pid int) float64 {
+	tb.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		tb.Fatalf("read /proc/%d/status: %v", pid, err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(rest) // "12345 kB"
+			if len(f) == 2 && f[1] == "kB" {
+				kb, err := strconv.ParseFloat(f[0], 64)
+				if err == nil {
+					return kb * 1024
+				}
+			}
+		}
+	}
+	tb.Fatalf("/proc/%d/status has no VmRSS line", pid)
+	return 0
+}
+
+// rawGET sends one keep-alive GET on an open TLS connection and reads the response.
+func rawGET(c *tls.Conn, br *bufio.Reader, host, path, token string) (int, error) {
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nX-Auth-Token: %s\r\n\r\n", path, host, token); err != nil {
+		return 0, err
+	}
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		return 0, err
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// BenchmarkBMCDRSS starts the real bmcd and reports its resident memory when idle
+// (after a few requests) and with 200 open TLS keep-alive connections that have each
+// done a GET. Goals: idle-RSS-MB ≤ 10, 200conn-RSS-MB ≤ 29. The timed loop is GETs
+// spread over the 200 connections.
+func BenchmarkBMCDRSS(b *testing.B) {
+	state := filepath.Join(b.TempDir(), "state")
+	p := startBMCD(b, state)
+	tok := firstLogin(b, p)
+	for i := 0; i < 5; i++ {
+		if r := p.do("GET", "/redfish/v1/Systems/1", tok, nil); r.status != 200 {
+			b.Fatalf("GET Systems/1: %d", r.status)
+		}
+	}
+	p.client.CloseIdleConnections()
+	idle := vmRSS(b, p.cmd.Process.Pid)
+
+	host := strings.TrimPrefix(p.url, "https://")
+	pool := x509.NewCertPool()
+	certPEM, _ := os.ReadFile(filepath.Join(state, "tls", "cert.pem"))
+	pool.AppendCertsFromPEM(certPEM)
+	type conn struct {
+		c  *tls.Conn
+		br *bufio.Reader
+	}
+	conns := make([]conn, 0, 200)
+	b.Cleanup(func() {
+		for _, c := range conns {
+			c.c.Close()
+		}
+	})
+	for i := 0; i < 200; i++ {
+		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", host,
+			&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, ServerName: "127.0.0.1"})
+		if err != nil {
+			b.Fatalf("connection %d: %v", i, err)
+		}
+		cn := conn{c, bufio.NewReader(c)}
+		conns = append(conns, cn)
+		if st, err := rawGET(cn.c, cn.br, host, "/redfish/v1/Systems/1", tok); err != nil || st != 200 {
+			b.Fatalf("connection %d GET: %d, %v", i, st, err)
+		}
+	}
+	at200 := vmRSS(b, p.cmd.Process.Pid)
+
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cn := conns[i%len(conns)]
+		if st, err := rawGET(cn.c, cn.br, host, "/redfish/v1/Systems/1", tok); err != nil || st != 200 {
+			b.Fatalf("GET %d: %d, %v", i, st, err)
+		}
+	}
+	b.StopTimer()
+	final := vmRSS(b, p.cmd.Process.Pid)
+	b.ReportMetric(idle/(1<<20), "idle-RSS-MB")
+	b.ReportMetric(max(at200, final)/(1<<20), "200conn-RSS-MB")
+}

@@ -1,0 +1,212 @@
+// Command bmcd is the BMC userland: it opens the board's state, and serves Redfish over
+// HTTPS. On a board it is the u-root image's uinit; on the simulated board the launcher
+// (later rotd) runs it as a supervised child.
+//
+// Exit status:
+//
+//	0  clean shutdown on SIGTERM or SIGINT
+//	1  a startup or serving error
+//	3  a reset was requested (Manager.Reset, Manager.ResetToDefaults): state is flushed and
+//	   the supervisor is expected to start bmcd again (after re-verifying it, once rotd
+//	   supervises). bmcd never re-execs itself.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/ironroot-bmc/ironroot/bmc"
+	"github.com/ironroot-bmc/ironroot/bmc/clock"
+	"github.com/ironroot-bmc/ironroot/bmc/record"
+	"github.com/ironroot-bmc/ironroot/bmc/tlsidentity"
+	"github.com/ironroot-bmc/ironroot/redfish"
+)
+
+// ExitReset is the status bmcd exits with when a reset was requested.
+const ExitReset = 3
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type options struct {
+	stateDir    string
+	redfishAddr string
+	defaults    string
+	readyFile   string
+	logLevel    string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.stateDir, "state", "", "BMC state directory (created on first boot)")
+	flag.StringVar(&o.redfishAddr, "redfish-addr", "127.0.0.1:8443", "address the Redfish HTTPS service listens on")
+	flag.StringVar(&o.defaults, "defaults", "", "first-boot defaults file (JSON), read only when the state directory is created")
+	flag.StringVar(&o.readyFile, "ready-file", "", "file to write the bound addresses to (JSON) once serving")
+	flag.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	flag.Parse()
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "bmcd: bad -log-level %q\n", o.logLevel)
+		os.Exit(1)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if o.stateDir == "" {
+		log.Error("the -state directory is required")
+		os.Exit(1)
+	}
+	code, err := run(o, log)
+	if err != nil {
+		log.Error("bmcd stopped", "err", err)
+	}
+	os.Exit(code)
+}
+
+// ready is what the ready file holds: the addresses bmcd bound, for the launcher and tests.
+type ready struct {
+	Redfish string `json:"redfish"`
+	PID     int    `json:"pid"`
+}
+
+type stopReason int
+
+const (
+	stopSignal stopReason = iota
+	stopReset
+	stopResetToDefaults
+)
+
+func run(o options, log *slog.Logger) (int, error) {
+	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer cancel()
+
+	// Bind first: the board reports the port it is really served on (NetworkProtocol).
+	ln, err := net.Listen("tcp", o.redfishAddr)
+	if err != nil {
+		return 1, fmt.Errorf("listen for Redfish on %s: %w", o.redfishAddr, err)
+	}
+	defer ln.Close()
+	board, first, err := bmc.Open(ctx, bmc.Config{
+		HTTPSPort:       ln.Addr().(*net.TCPAddr).Port,
+		StateDir:        o.stateDir,
+		DefaultsFile:    o.defaults,
+		Clock:           clock.Real(),
+		Logger:          log,
+		FirmwareVersion: version,
+	})
+	if err != nil {
+		return 1, fmt.Errorf("open board state: %w", err)
+	}
+	boardOpen := true
+	defer func() {
+		if boardOpen {
+			board.Close()
+		}
+	}()
+	if first != nil {
+		fmt.Printf("first boot: created account %q with password %s\n", first.AdminUser, first.AdminPassword)
+		fmt.Printf("first boot: the password is also in %s (0600); it must be changed at first login\n",
+			filepath.Join(o.stateDir, "initial-admin-password"))
+	}
+
+	id, err := tlsidentity.LoadOrCreate(filepath.Join(o.stateDir, "tls"), tlsidentity.Options{
+		CommonName: board.Inventory.SerialNumber,
+	})
+	if err != nil {
+		return 1, fmt.Errorf("load TLS identity: %w", err)
+	}
+
+	stop := make(chan stopReason, 1)
+	request := func(r stopReason) {
+		select {
+		case stop <- r:
+		default:
+		}
+	}
+	svc, err := redfish.New(redfish.Config{
+		Board:  board,
+		Logger: log,
+		OnManagerReset: func(resetType string) {
+			log.Info("manager reset requested", "type", resetType)
+			request(stopReset)
+		},
+		OnResetToDefaults: func() {
+			log.Info("reset to defaults requested")
+			request(stopResetToDefaults)
+		},
+	})
+	if err != nil {
+		return 1, fmt.Errorf("start Redfish service: %w", err)
+	}
+
+	srv := &http.Server{
+		Handler:           svc.Handler(),
+		TLSConfig:         id.ServerConfig(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+
+	url := "https://" + ln.Addr().String()
+	fmt.Printf("redfish: listening on %s\n", url)
+	log.Info("serving Redfish", "url", url)
+	if o.readyFile != "" {
+		b, _ := json.Marshal(ready{Redfish: url, PID: os.Getpid()})
+		if err := record.WriteFile(o.readyFile, b, 0o644); err != nil {
+			return 1, fmt.Errorf("write ready file: %w", err)
+		}
+	}
+
+	var reason stopReason
+	select {
+	case <-ctx.Done():
+		reason = stopSignal
+	case reason = <-stop:
+	case err := <-serveErr:
+		return 1, fmt.Errorf("serve Redfish: %w", err)
+	}
+
+	// Finish in-flight requests (the reset's own 204 among them), then flush state.
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelShutdown()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("Redfish shutdown", "err", err)
+	}
+	switch reason {
+	case stopResetToDefaults:
+		boardOpen = false
+		if err := board.ResetToDefaults(); err != nil {
+			return 1, fmt.Errorf("reset to defaults: %w", err)
+		}
+		log.Info("BMC state wiped; exiting for the supervisor to restart", "status", ExitReset)
+		return ExitReset, nil
+	case stopReset:
+		boardOpen = false
+		if err := board.Close(); err != nil {
+			return 1, fmt.Errorf("flush board state: %w", err)
+		}
+		log.Info("state flushed; exiting for the supervisor to restart", "status", ExitReset)
+		return ExitReset, nil
+	}
+	boardOpen = false
+	if err := board.Close(); err != nil {
+		return 1, fmt.Errorf("flush board state: %w", err)
+	}
+	return 0, nil
+}

@@ -1,0 +1,310 @@
+package rot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/ironroot-bmc/ironroot/images"
+	"github.com/ironroot-bmc/ironroot/images/manifest"
+	"github.com/ironroot-bmc/ironroot/rot/control"
+	"github.com/ironroot-bmc/ironroot/rot/slot"
+	"github.com/ironroot-bmc/ironroot/rot/supervise"
+)
+
+// BMCExitError: the BMC exited with a status other than a reset request
+// while its slot was committed; the board stops (as it did before rotd).
+type BMCExitError struct{ Code int }
+
+func (e *BMCExitError) Error() string { return fmt.Sprintf("bmcd exited with status %d", e.Code) }
+
+// Open loads a provisioned board for running: it takes the state lock,
+// starts the RoT TPM and reads the fuses. Close the returned lock file
+// when done.
+func Open(ctx context.Context, cfg Config) (*Device, *os.File, error) {
+	cfg.defaults()
+	lock, err := Lock(cfg.StateDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cfg.TPM.PowerOn(ctx); err != nil {
+		lock.Close()
+		return nil, nil, fmt.Errorf("starting RoT TPM: %w", err)
+	}
+	d, err := newDevice(cfg)
+	if err != nil {
+		lock.Close()
+		return nil, nil, err
+	}
+	return d, lock, nil
+}
+
+// Run is `rotd run`: end a BMC left by an earlier rotd, serve the control
+// socket, optionally stage a bundle, then boot and supervise the BMC until
+// ctx ends (nil) or the BMC stops the board (*BMCExitError).
+func (d *Device) Run(ctx context.Context, stage string) error {
+	log := d.cfg.Log
+	if err := supervise.EndStale(d.cfg.path(BMCPIDFile), 10*time.Second, log); err != nil {
+		return err
+	}
+	srv, err := control.Listen(d.cfg.path(ControlSocket), d, log)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go srv.Serve(ctx)
+	log.Info("control socket ready", "path", d.cfg.path(ControlSocket))
+
+	if stage != "" {
+		if err := d.stage(stage); err != nil {
+			log.Error("staging bundle", "bundle", stage, "err", err)
+		}
+	}
+	for {
+		b, err := d.Boot(ctx)
+		if errors.Is(err, ErrRecovery) {
+			select {
+			case <-d.installCh:
+				log.Info("bundle installed while in recovery: booting it")
+				continue
+			case <-ctx.Done():
+				d.setState("stopped", "")
+				return nil
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		again, err := d.supervise(ctx, b)
+		b.Close()
+		if err != nil || !again {
+			d.setState("stopped", "")
+			return err
+		}
+	}
+}
+
+// supervise releases the BMC of a verified boot and watches it. It returns
+// again=true when the board must boot again (BMC reset, revert).
+func (d *Device) supervise(ctx context.Context, b *Booted) (again bool, err error) {
+	log := d.cfg.Log
+	img, ok := b.Images[manifest.ComponentBMCD]
+	if !ok {
+		d.mu.Lock()
+		_ = d.slots.Reject(b.Slot, "bundle has no bmcd component")
+		d.mu.Unlock()
+		return true, nil
+	}
+	child, err := supervise.Start(supervise.Config{
+		Image: img, Args: d.cfg.BMCArgs, Stdout: d.cfg.BMCStdout, Stderr: d.cfg.BMCStderr,
+		PIDFile: d.cfg.path(BMCPIDFile),
+	})
+	if err != nil {
+		return false, err
+	}
+	log.Info("BMC released: bmcd started from the sealed memfd of the verified bytes",
+		"slot", b.Slot, "firmware", b.Manifest.FirmwareVersion, "svn", b.Manifest.SVN, "pid", child.PID())
+	var probation <-chan time.Time
+	d.mu.Lock()
+	d.status.State, d.status.BMCPID, d.status.Recovery = "running", child.PID(), ""
+	if b.Info.State == slot.Trial {
+		t := time.NewTimer(d.cfg.Probation)
+		defer t.Stop()
+		probation = t.C
+		d.status.Probation = fmt.Sprintf("slot %s on probation for %v (boot %d of %d)", b.Slot, d.cfg.Probation, b.Info.Boots, d.cfg.MaxTrialBoots)
+		log.Info("trial slot on probation", "slot", b.Slot, "probation", d.cfg.Probation, "require_health_report", d.cfg.RequireHealthReport)
+	}
+	d.mu.Unlock()
+	// Drop health reports meant for an earlier boot.
+	select {
+	case <-d.healthCh:
+	default:
+	}
+	for {
+		select {
+		case <-child.Done():
+			code := child.ExitCode()
+			child.Stop() // reaped already; removes the pidfile
+			if ctx.Err() != nil {
+				return false, nil // rotd is stopping (a Ctrl-C reaches bmcd too)
+			}
+			if code == ExitBMCReset {
+				log.Info("BMC reset requested (bmcd exit status 3): re-verifying before starting it again")
+				return true, nil
+			}
+			if probation != nil {
+				d.revert(b.Slot, fmt.Sprintf("bmcd exited with status %d on probation", code))
+				return true, nil
+			}
+			log.Error("bmcd exited; the board is stopped", "status", code)
+			return false, &BMCExitError{Code: code}
+		case <-probation:
+			probation = nil
+			if d.cfg.RequireHealthReport {
+				child.Stop()
+				d.revert(b.Slot, fmt.Sprintf("no health report within %v", d.cfg.Probation))
+				return true, nil
+			}
+			log.Info("trial slot healthy: bmcd ran the whole probation without exiting", "slot", b.Slot)
+			if err := d.commit(b.Slot); err != nil {
+				log.Error("committing slot", "slot", b.Slot, "err", err)
+			} else {
+				log.Info("slot committed", "slot", b.Slot)
+			}
+			d.clearProbation()
+		case <-d.healthCh:
+			if probation == nil {
+				continue
+			}
+			probation = nil
+			log.Info("trial slot healthy: health report received", "slot", b.Slot)
+			if err := d.commit(b.Slot); err != nil {
+				log.Error("committing slot", "slot", b.Slot, "err", err)
+			} else {
+				log.Info("slot committed", "slot", b.Slot)
+			}
+			d.clearProbation()
+		case <-ctx.Done():
+			log.Info("stopping the BMC")
+			child.Stop()
+			return false, nil
+		}
+	}
+}
+
+func (d *Device) clearProbation() {
+	d.mu.Lock()
+	d.status.Probation = ""
+	d.mu.Unlock()
+}
+
+func (d *Device) revert(n slot.Name, reason string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cfg.Log.Warn("reverting trial slot", "slot", n, "reason", reason)
+	if err := d.slots.Revert(n, reason); err != nil {
+		d.cfg.Log.Error("reverting slot", "slot", n, "err", err)
+	}
+}
+
+// install writes and verifies a bundle into the install target slot.
+func (d *Device) install(r io.Reader) (slot.Name, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n, err := d.slots.Install(r, d.checkSlot)
+	if err != nil {
+		return n, err
+	}
+	info := d.slots.Meta().Slots[n]
+	d.cfg.Log.Info("bundle verified and installed as a trial", "slot", n, "firmware", info.FirmwareVersion, "svn", info.SVN)
+	select {
+	case d.installCh <- struct{}{}:
+	default:
+	}
+	return n, nil
+}
+
+// stage installs bundle unless the active slot already holds the same
+// firmware (same version, SVN and component digests; the build time and
+// signatures may differ).
+func (d *Device) stage(path string) error {
+	nm, err := unverifiedManifest(path)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	meta := d.slots.Meta()
+	cur, curErr := unverifiedManifest(d.slots.Path(meta.Active))
+	d.mu.Unlock()
+	if curErr == nil && meta.Slots[meta.Active].State.Bootable() && sameFirmware(cur, nm) {
+		d.cfg.Log.Info("staged bundle is the firmware the active slot holds; nothing to install", "slot", meta.Active, "bundle", path)
+		return nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = d.install(f)
+	return err
+}
+
+func unverifiedManifest(path string) (*manifest.Manifest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	b, err := images.Open(f, fi.Size())
+	if err != nil {
+		return nil, err
+	}
+	return b.Unverified(), nil
+}
+
+func sameFirmware(a, b *manifest.Manifest) bool {
+	return a.BoardID == b.BoardID && a.FirmwareVersion == b.FirmwareVersion && a.SVN == b.SVN &&
+		slices.Equal(a.Components, b.Components)
+}
+
+// Status implements control.Handler.
+func (d *Device) Status() control.Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.status
+	meta := d.slots.Meta()
+	st.Slots = nil
+	for _, n := range []slot.Name{slot.A, slot.B} {
+		i := meta.Slots[n]
+		st.Slots = append(st.Slots, control.SlotStatus{
+			Name: string(n), State: string(i.State), Active: meta.Active == n, Committed: meta.Committed == n,
+			FirmwareVersion: i.FirmwareVersion, SVN: i.SVN, Boots: i.Boots, ManifestDigest: i.ManifestDigest, Reason: i.Reason,
+		})
+	}
+	return st
+}
+
+// Health implements control.Handler: the running BMC reports healthy.
+func (d *Device) Health(context.Context) (string, error) {
+	d.mu.Lock()
+	st := d.status
+	d.mu.Unlock()
+	if st.State != "running" {
+		return "", fmt.Errorf("no BMC is running (state %s)", st.State)
+	}
+	if st.Probation == "" {
+		return "slot " + st.Slot + " is already committed", nil
+	}
+	select {
+	case d.healthCh <- struct{}{}:
+	default:
+	}
+	return "health report accepted for slot " + st.Slot, nil
+}
+
+// Install implements control.Handler.
+func (d *Device) Install(_ context.Context, r io.Reader, _ int64) (string, error) {
+	n, err := d.install(r)
+	if err != nil {
+		return "", err
+	}
+	d.mu.Lock()
+	state := d.status.State
+	d.mu.Unlock()
+	if state == "recovery" {
+		return fmt.Sprintf("bundle verified and installed into slot %s; booting it now", n), nil
+	}
+	return fmt.Sprintf("bundle verified and installed into slot %s as a trial; it boots at the next BMC reset", n), nil
+}
