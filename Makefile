@@ -12,7 +12,7 @@ export IRONROOT_SHARED
 # Debian packages the tests need; .ci/run installs them through `make deps`.
 DEBIAN_PACKAGES := redfishtool
 
-CMDS := bmcd spdmctl
+CMDS := bmcd spdmctl fwbundle rotd
 
 .PHONY: all build run test lint conformance bench deps clean
 

@@ -36,7 +36,7 @@ var (
 
 // readChunk is the unit in which component bytes are read, hashed and
 // copied when they go to a caller's writer.
-const readChunk = 1 << 20
+const readChunk = 128 << 10
 
 // Bundle is an opened, not yet verified, bundle. It does not change after
 // Open; its methods may be called concurrently if the ReaderAt allows it

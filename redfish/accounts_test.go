@@ -212,3 +212,33 @@ func TestLockout(t *testing.T) {
 		t.Fatalf("after the lockout duration: %d", r.StatusCode)
 	}
 }
+
+func TestSessionsEndWithAccountAndRevokeAll(t *testing.T) {
+	t.Parallel()
+	tb := testboard.Start(t)
+	uri := createUser(t, tb, "temp", "Temp-pass-123", "Operator")
+	token, _ := tb.Login(t, "temp", "Temp-pass-123")
+	if r := call(t, tb, "PATCH", uri, map[string]any{"Enabled": false}); r.StatusCode != 200 {
+		t.Fatalf("disable: %d %s", r.StatusCode, r.Body)
+	}
+	wantError(t, call(t, tb, "GET", "/redfish/v1/SessionService", nil, "token", token), 401, "NoValidSession")
+	call(t, tb, "PATCH", uri, map[string]any{"Enabled": true})
+	token, _ = tb.Login(t, "temp", "Temp-pass-123")
+	if r := call(t, tb, "DELETE", uri, nil); r.StatusCode != 204 {
+		t.Fatalf("delete: %d %s", r.StatusCode, r.Body)
+	}
+	wantError(t, call(t, tb, "GET", "/redfish/v1/SessionService", nil, "token", token), 401, "NoValidSession")
+	adminToken, _ := tb.Login(t, tb.AdminUser, tb.AdminPassword)
+	tb.Service.RevokeAllSessions("gate locked")
+	wantError(t, call(t, tb, "GET", "/redfish/v1/SessionService", nil, "token", adminToken), 401, "NoValidSession")
+	// The login is in the event log.
+	found := false
+	for _, e := range tb.Board.Events.List() {
+		if strings.HasSuffix(e.MessageID, ".LoginSucceeded") && len(e.Args) > 0 && e.Args[0] == "temp" {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("no LoginSucceeded event for the session login")
+	}
+}

@@ -2,7 +2,6 @@ package redfish
 
 import (
 	"fmt"
-	"github.com/ironroot-bmc/ironroot/bmc/account"
 	"net/http"
 
 	"github.com/ironroot-bmc/ironroot/redfish/base"
@@ -33,20 +32,20 @@ type chassisLinks struct {
 }
 
 func (s *Service) registerChassisRoutes() {
-	s.route("GET /redfish/v1/Chassis", account.PrivLogin, s.getChassisCollection)
-	s.route("GET /redfish/v1/Chassis/{id}", account.PrivLogin, s.getChassis)
-	s.route("PATCH /redfish/v1/Chassis/{id}", account.PrivConfigureComponents, s.patchChassis)
-	s.route("GET /redfish/v1/Chassis/{id}/Sensors", account.PrivLogin, s.getSensorCollection)
-	s.route("GET /redfish/v1/Chassis/{id}/Sensors/{sensor}", account.PrivLogin, s.getSensor)
-	s.route("GET /redfish/v1/Chassis/{id}/ThermalSubsystem", account.PrivLogin, s.getThermalSubsystem)
-	s.route("GET /redfish/v1/Chassis/{id}/ThermalSubsystem/Fans", account.PrivLogin, s.getFanCollection)
-	s.route("GET /redfish/v1/Chassis/{id}/ThermalSubsystem/Fans/{fan}", account.PrivLogin, s.getFan)
-	s.route("GET /redfish/v1/Chassis/{id}/ThermalSubsystem/ThermalMetrics", account.PrivLogin, s.getThermalMetrics)
-	s.route("GET /redfish/v1/Chassis/{id}/PowerSubsystem", account.PrivLogin, s.getPowerSubsystem)
-	s.route("GET /redfish/v1/Chassis/{id}/PowerSubsystem/PowerSupplies", account.PrivLogin, s.getPowerSupplyCollection)
-	s.route("GET /redfish/v1/Chassis/{id}/PowerSubsystem/PowerSupplies/{psu}", account.PrivLogin, s.getPowerSupply)
-	s.route("GET /redfish/v1/Chassis/{id}/PowerSubsystem/PowerSupplies/{psu}/Metrics", account.PrivLogin, s.getPowerSupplyMetrics)
-	s.route("GET /redfish/v1/Chassis/{id}/EnvironmentMetrics", account.PrivLogin, s.getEnvironmentMetrics)
+	s.route("GET /redfish/v1/Chassis", privLogin, s.getChassisCollection)
+	s.route("GET /redfish/v1/Chassis/{id}", privLogin, s.getChassis)
+	s.route("PATCH /redfish/v1/Chassis/{id}", privConfigureComponents, s.patchChassis)
+	s.route("GET /redfish/v1/Chassis/{id}/Sensors", privLogin, s.getSensorCollection)
+	s.route("GET /redfish/v1/Chassis/{id}/Sensors/{sensor}", privLogin, s.getSensor)
+	s.route("GET /redfish/v1/Chassis/{id}/ThermalSubsystem", privLogin, s.getThermalSubsystem)
+	s.route("GET /redfish/v1/Chassis/{id}/ThermalSubsystem/Fans", privLogin, s.getFanCollection)
+	s.route("GET /redfish/v1/Chassis/{id}/ThermalSubsystem/Fans/{fan}", privLogin, s.getFan)
+	s.route("GET /redfish/v1/Chassis/{id}/ThermalSubsystem/ThermalMetrics", privLogin, s.getThermalMetrics)
+	s.route("GET /redfish/v1/Chassis/{id}/PowerSubsystem", privLogin, s.getPowerSubsystem)
+	s.route("GET /redfish/v1/Chassis/{id}/PowerSubsystem/PowerSupplies", privLogin, s.getPowerSupplyCollection)
+	s.route("GET /redfish/v1/Chassis/{id}/PowerSubsystem/PowerSupplies/{psu}", privLogin, s.getPowerSupply)
+	s.route("GET /redfish/v1/Chassis/{id}/PowerSubsystem/PowerSupplies/{psu}/Metrics", privLogin, s.getPowerSupplyMetrics)
+	s.route("GET /redfish/v1/Chassis/{id}/EnvironmentMetrics", privLogin, s.getEnvironmentMetrics)
 }
 
 // checkChassis reports a 404 for any chassis but the board's one.

@@ -146,8 +146,7 @@ func TestConformanceSchemas(t *testing.T) {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create account: %d %s", resp.StatusCode, resp.Body)
 	}
-	token, _ := tb.Login(t, "reader1", "Reader-Passw0rd1")
-	_ = token
+	tb.Login(t, "reader1", "Reader-Passw0rd1") // a Session member in the tree
 
 	registries := map[string]registryFile{} // published registries by prefix
 	namespaces := map[string]bool{}
@@ -495,7 +494,8 @@ func TestConformancePrivileges(t *testing.T) {
 	}
 
 	tb := testboard.Start(t)
-	types := map[string]string{} // URI → entity
+	tb.Login(t, tb.AdminUser, tb.AdminPassword) // so that a Session member exists
+	types := map[string]string{}                // URI → entity
 	var uris []string
 	_, err = redfishschema.Walk(getter(t, tb), "/redfish/v1", walkLimit, func(p redfishschema.Page) error {
 		var head struct {
@@ -604,5 +604,34 @@ func TestConformancePrivileges(t *testing.T) {
 			continue
 		}
 		t.Errorf("%s (%s, entity %s): privileges %v, the DMTF privilege registry says %v", name, uri, entity, got, want)
+	}
+}
+
+// TestConformanceValidatorIsLive guards the schema check itself: a real payload of the
+// service, altered the way a bug would alter it, must fail validation against the real
+// bundle (so TestConformanceSchemas cannot pass by validating nothing).
+func TestConformanceValidatorIsLive(t *testing.T) {
+	rf := sharedRedfish(t)
+	v, err := redfishschema.New(filepath.Join(rf, "json-schema"))
+	if err != nil {
+		t.Fatalf("load schema bundle: %v", err)
+	}
+	tb := testboard.Start(t)
+	sys := tb.Do(t, tb.NewRequest(t, http.MethodGet, "/redfish/v1/Systems/1", nil))
+	if err := v.Validate(sys.Body); err != nil {
+		t.Fatalf("the service's own Systems/1 fails: %v", err)
+	}
+	for name, mutate := range map[string]func(map[string]any){
+		"PowerState not in the enum": func(m map[string]any) { m["PowerState"] = "Sideways" },
+		"unknown property":           func(m map[string]any) { m["Frobnicator"] = true },
+		"wrong type":                 func(m map[string]any) { m["UUID"] = 42 },
+		"older schema version":       func(m map[string]any) { m["@odata.type"] = "#ComputerSystem.v1_0_0.ComputerSystem" },
+	} {
+		m := sys.JSON(t)
+		mutate(m)
+		bad, _ := json.Marshal(m)
+		if err := v.Validate(bad); err == nil {
+			t.Errorf("%s: the validator accepted %s", name, bad)
+		}
 	}
 }

@@ -59,6 +59,7 @@ func waitPowerState(t *testing.T, tb *testboard.TB, c *gofish.APIClient, want sc
 }
 
 func TestGofishSessionLogin(t *testing.T) {
+	t.Parallel()
 	tb := testboard.Start(t)
 	c := gofishConnect(t, tb, tb.AdminUser, tb.AdminPassword)
 	s, err := c.GetSession()
@@ -109,6 +110,7 @@ func TestGofishSessionLogin(t *testing.T) {
 }
 
 func TestGofishWalk(t *testing.T) {
+	t.Parallel()
 	tb := testboard.Start(t)
 	c := gofishConnect(t, tb, tb.AdminUser, tb.AdminPassword)
 	svc := c.Service
@@ -346,6 +348,7 @@ func gofishLogEntries(t *testing.T, c *gofish.APIClient, sys *schemas.ComputerSy
 }
 
 func TestGofishPowerAndBootOverride(t *testing.T) {
+	t.Parallel()
 	tb := testboard.Start(t)
 	c := gofishConnect(t, tb, tb.AdminUser, tb.AdminPassword)
 	sys := gofishSystem(t, c)
@@ -454,6 +457,7 @@ func sensorReading(t *testing.T, c *gofish.APIClient, units string) float64 {
 }
 
 func TestGofishCreateDeleteAccount(t *testing.T) {
+	t.Parallel()
 	tb := testboard.Start(t)
 	c := gofishConnect(t, tb, tb.AdminUser, tb.AdminPassword)
 	as, err := c.Service.AccountService()

@@ -2,7 +2,6 @@ package redfish
 
 import (
 	"fmt"
-	"github.com/ironroot-bmc/ironroot/bmc/account"
 	"net/http"
 	"strconv"
 
@@ -72,13 +71,13 @@ type logEntryLinks struct {
 }
 
 func (s *Service) registerLogRoutes() {
-	s.route("GET /redfish/v1/Systems/{id}/LogServices", account.PrivLogin, s.getSystemLogServices)
-	s.route("GET /redfish/v1/Systems/{id}/LogServices/{log}", account.PrivLogin, s.getLogService)
-	s.route("GET /redfish/v1/Systems/{id}/LogServices/{log}/Entries", account.PrivLogin, s.getLogEntries)
-	s.route("GET /redfish/v1/Systems/{id}/LogServices/{log}/Entries/{entry}", account.PrivLogin, s.getLogEntry)
+	s.route("GET /redfish/v1/Systems/{id}/LogServices", privLogin, s.getSystemLogServices)
+	s.route("GET /redfish/v1/Systems/{id}/LogServices/{log}", privLogin, s.getLogService)
+	s.route("GET /redfish/v1/Systems/{id}/LogServices/{log}/Entries", privLogin, s.getLogEntries)
+	s.route("GET /redfish/v1/Systems/{id}/LogServices/{log}/Entries/{entry}", privLogin, s.getLogEntry)
 	// Privilege registry: LogService under ComputerSystem, POST → ConfigureComponents.
-	s.route("POST /redfish/v1/Systems/{id}/LogServices/{log}/Actions/LogService.ClearLog", account.PrivConfigureComponents, s.clearLog)
-	s.route("GET /redfish/v1/Managers/{id}/LogServices", account.PrivLogin, s.getManagerLogServices)
+	s.route("POST /redfish/v1/Systems/{id}/LogServices/{log}/Actions/LogService.ClearLog", privConfigureComponents, s.clearLog)
+	s.route("GET /redfish/v1/Managers/{id}/LogServices", privLogin, s.getManagerLogServices)
 }
 
 // lookupLogService resolves {id} and {log} of a system log service URI.

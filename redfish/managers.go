@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/ironroot-bmc/ironroot/bmc/account"
-
 	"github.com/ironroot-bmc/ironroot/bmc/event"
 	"github.com/ironroot-bmc/ironroot/redfish/base"
 )
@@ -60,14 +58,14 @@ type managerActions struct {
 
 type networkProtocol struct {
 	resHeader
-	Status resStatus        `json:"Status"`
-	HTTPS  networkProtocol1 `json:"HTTPS"`
-	IPMI   networkProtocol1 `json:"IPMI"`
-	SSH    networkProtocol1 `json:"SSH"`
+	Status resStatus       `json:"Status"`
+	HTTPS  protocolSetting `json:"HTTPS"`
+	IPMI   protocolSetting `json:"IPMI"`
+	SSH    protocolSetting `json:"SSH"`
 }
 
-// networkProtocol1 is ManagerNetworkProtocol.Protocol (and HTTPSProtocol).
-type networkProtocol1 struct {
+// protocolSetting is ManagerNetworkProtocol.Protocol (and HTTPSProtocol).
+type protocolSetting struct {
 	ProtocolEnabled bool `json:"ProtocolEnabled"`
 	Port            *int `json:"Port,omitempty"`
 }
@@ -100,17 +98,17 @@ type ethernetIPv6 struct {
 }
 
 func (s *Service) registerManagerRoutes() {
-	s.route("GET /redfish/v1/Managers", account.PrivLogin, s.getManagerCollection)
-	s.route("GET /redfish/v1/Managers/{id}", account.PrivLogin, s.getManager)
-	s.route("PATCH /redfish/v1/Managers/{id}", account.PrivConfigureManager, s.patchManager)
-	s.route("POST /redfish/v1/Managers/{id}/Actions/Manager.Reset", account.PrivConfigureManager, s.resetManager)
-	s.route("GET /redfish/v1/Managers/{id}/ResetActionInfo", account.PrivLogin, s.getManagerResetActionInfo)
-	s.route("POST /redfish/v1/Managers/{id}/Actions/Manager.ResetToDefaults", account.PrivConfigureManager, s.resetManagerToDefaults)
-	s.route("GET /redfish/v1/Managers/{id}/ResetToDefaultsActionInfo", account.PrivLogin, s.getManagerResetToDefaultsActionInfo)
-	s.route("GET /redfish/v1/Managers/{id}/NetworkProtocol", account.PrivLogin, s.getNetworkProtocol)
-	s.route("PATCH /redfish/v1/Managers/{id}/NetworkProtocol", account.PrivConfigureManager, s.patchNetworkProtocol)
-	s.route("GET /redfish/v1/Managers/{id}/EthernetInterfaces", account.PrivLogin, s.getEthernetInterfaces)
-	s.route("GET /redfish/v1/Managers/{id}/EthernetInterfaces/{eth}", account.PrivLogin, s.getEthernetInterface)
+	s.route("GET /redfish/v1/Managers", privLogin, s.getManagerCollection)
+	s.route("GET /redfish/v1/Managers/{id}", privLogin, s.getManager)
+	s.route("PATCH /redfish/v1/Managers/{id}", privConfigureManager, s.patchManager)
+	s.route("POST /redfish/v1/Managers/{id}/Actions/Manager.Reset", privConfigureManager, s.resetManager)
+	s.route("GET /redfish/v1/Managers/{id}/ResetActionInfo", privLogin, s.getManagerResetActionInfo)
+	s.route("POST /redfish/v1/Managers/{id}/Actions/Manager.ResetToDefaults", privConfigureManager, s.resetManagerToDefaults)
+	s.route("GET /redfish/v1/Managers/{id}/ResetToDefaultsActionInfo", privLogin, s.getManagerResetToDefaultsActionInfo)
+	s.route("GET /redfish/v1/Managers/{id}/NetworkProtocol", privLogin, s.getNetworkProtocol)
+	s.route("PATCH /redfish/v1/Managers/{id}/NetworkProtocol", privConfigureManager, s.patchNetworkProtocol)
+	s.route("GET /redfish/v1/Managers/{id}/EthernetInterfaces", privLogin, s.getEthernetInterfaces)
+	s.route("GET /redfish/v1/Managers/{id}/EthernetInterfaces/{eth}", privLogin, s.getEthernetInterface)
 }
 
 // checkManager reports a 404 for any manager but the board's BMC.
@@ -270,9 +268,9 @@ func (s *Service) networkProtocol() networkProtocol {
 	p := networkProtocol{
 		resHeader: resHeader{ODataID: managerURI + "/NetworkProtocol", ODataType: odataType("ManagerNetworkProtocol"), ID: "NetworkProtocol", Name: "Manager Network Protocol"},
 		Status:    resStatus{State: "Enabled", Health: "OK"},
-		HTTPS:     networkProtocol1{ProtocolEnabled: true},
-		IPMI:      networkProtocol1{ProtocolEnabled: np.IPMIEnabled},
-		SSH:       networkProtocol1{ProtocolEnabled: np.SSHEnabled},
+		HTTPS:     protocolSetting{ProtocolEnabled: true},
+		IPMI:      protocolSetting{ProtocolEnabled: np.IPMIEnabled},
+		SSH:       protocolSetting{ProtocolEnabled: np.SSHEnabled},
 	}
 	if httpsPort > 0 {
 		p.HTTPS.Port = &httpsPort

@@ -74,7 +74,7 @@ func (s *Service) writeJSON(w http.ResponseWriter, r *request, status int, body 
 	setCommonHeaders(h)
 	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
-	if r.Method != http.MethodHead && status != http.StatusNotModified {
+	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
 }
@@ -91,7 +91,7 @@ func setCommonHeaders(h http.Header) {
 // serveGet runs a GET (or HEAD) handler and writes the representation with ETag, Link
 // and Allow, honouring If-None-Match and `only`.
 func (s *Service) serveGet(w http.ResponseWriter, r *request, res *resource, rt *route) {
-	v, err := rt.h(r)
+	v, err := s.call(rt, r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -114,7 +114,8 @@ func (s *Service) serveGet(w http.ResponseWriter, r *request, res *resource, rt 
 	etag := etagOf(body)
 	h["Etag"] = []string{etag}
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagListMatches(inm, etag) {
-		s.writeJSON(w, r, http.StatusNotModified, nil)
+		setCommonHeaders(h)
+		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	s.writeJSON(w, r, http.StatusOK, body)

@@ -84,7 +84,7 @@ func (s *Service) onlyMember(r *request, body []byte) ([]byte, bool) {
 		if s.authorize(&inner, rt) != nil {
 			return
 		}
-		v, err := rt.h(&inner)
+		v, err := s.call(rt, &inner)
 		if err != nil {
 			return
 		}

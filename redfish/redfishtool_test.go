@@ -84,6 +84,7 @@ func wantFields(t *testing.T, what string, got map[string]any, want map[string]a
 }
 
 func TestRedfishtoolSystemsChassisManagers(t *testing.T) {
+	t.Parallel()
 	tb := testboard.Start(t)
 	inv := tb.Board.Inventory
 
@@ -110,6 +111,7 @@ func TestRedfishtoolSystemsChassisManagers(t *testing.T) {
 }
 
 func TestRedfishtoolSessionAuthAndReset(t *testing.T) {
+	t.Parallel()
 	tb := testboard.Start(t)
 	// Session login (POST Sessions, X-Auth-Token, Location), a GET, then logout.
 	sys := toolJSON(t, tb, "-A", "Session", "Systems", "-1", "get")
@@ -125,7 +127,7 @@ func TestRedfishtoolSessionAuthAndReset(t *testing.T) {
 	if res.exit != 0 {
 		t.Fatalf("Systems -1 reset On: exit status %d\nstdout: %s\nstderr: %s", res.exit, res.stdout, res.stderr)
 	}
-	if st := tb.Board.Power.State(); st != power.State("PoweringOn") && st != power.State("On") {
+	if st := tb.Board.Power.State(); st != power.PoweringOn && st != power.On {
 		t.Errorf("after reset On the host is %s, want PoweringOn or On", st)
 	}
 

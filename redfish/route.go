@@ -3,6 +3,7 @@ package redfish
 import (
 	"errors"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -143,13 +144,25 @@ func (s *Service) dispatcher(res *resource) http.Handler {
 			s.fail(w, req, err)
 			return
 		}
-		result, err := rt.h(req)
+		result, err := s.call(rt, req)
 		if err != nil {
 			s.fail(w, req, err)
 			return
 		}
 		s.writeResult(w, req, res, result)
 	})
+}
+
+// call runs a route's handler. A handler that panics answers 500 InternalError (logged
+// with its stack) instead of dropping the client's connection.
+func (s *Service) call(rt *route, req *request) (result any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("redfish handler panicked", "route", rt.pattern, "panic", p, "stack", string(debug.Stack()))
+			result, err = nil, errorf(http.StatusInternalServerError, base.InternalError())
+		}
+	}()
+	return rt.h(req)
 }
 
 // authorize applies the route's privileges and the PasswordChangeRequired restriction.

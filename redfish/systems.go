@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ironroot-bmc/ironroot/bmc/account"
 	"github.com/ironroot-bmc/ironroot/bmc/event"
 	"github.com/ironroot-bmc/ironroot/bmc/power"
 	"github.com/ironroot-bmc/ironroot/bmc/sensor"
@@ -185,11 +184,11 @@ type systemActions struct {
 const systemResetAction = "ComputerSystem.Reset"
 
 func (s *Service) registerSystemRoutes() {
-	s.route("GET /redfish/v1/Systems", account.PrivLogin, s.getSystemCollection)
-	s.route("GET /redfish/v1/Systems/{id}", account.PrivLogin, s.getSystem)
-	s.route("PATCH /redfish/v1/Systems/{id}", account.PrivConfigureComponents, s.patchSystem)
-	s.route("POST /redfish/v1/Systems/{id}/Actions/ComputerSystem.Reset", account.PrivConfigureComponents, s.resetSystem)
-	s.route("GET /redfish/v1/Systems/{id}/ResetActionInfo", account.PrivLogin, s.getSystemResetActionInfo)
+	s.route("GET /redfish/v1/Systems", privLogin, s.getSystemCollection)
+	s.route("GET /redfish/v1/Systems/{id}", privLogin, s.getSystem)
+	s.route("PATCH /redfish/v1/Systems/{id}", privConfigureComponents, s.patchSystem)
+	s.route("POST /redfish/v1/Systems/{id}/Actions/ComputerSystem.Reset", privConfigureComponents, s.resetSystem)
+	s.route("GET /redfish/v1/Systems/{id}/ResetActionInfo", privLogin, s.getSystemResetActionInfo)
 }
 
 // checkSystem reports a 404 for any system but the board's one.

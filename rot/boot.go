@@ -7,6 +7,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha512"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -460,17 +461,25 @@ func eventName(t measure.EventType) string {
 	return fmt.Sprintf("%#x", uint32(t))
 }
 
-// tcbDigest is what the CDI mixes in: every SHA-384 digest this boot
-// extended, in order.
-func tcbDigest(ml *measure.Log) []byte {
+// tcbDigest is what the CDI mixes in: the firmware as signed — board,
+// version, SVN and every component's name and SHA-384 — so the same
+// firmware gives the same alias key even when re-signed or rebuilt with
+// another build time, and any changed byte gives another key.
+func tcbDigest(m *manifest.Manifest) []byte {
 	h := sha512.New384()
-	h.Write([]byte("ironroot TCB v1"))
-	for _, e := range ml.Events {
-		for _, dg := range e.Digests {
-			if dg.Hash == crypto.SHA384 {
-				h.Write(dg.Digest)
-			}
-		}
+	field := func(b []byte) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
+		h.Write(n[:])
+		h.Write(b)
+	}
+	field([]byte("ironroot TCB v1"))
+	field([]byte(m.BoardID))
+	field([]byte(m.FirmwareVersion))
+	field(binary.BigEndian.AppendUint64(nil, m.SVN))
+	for _, c := range m.Components {
+		field([]byte(c.Name))
+		field(c.SHA384[:])
 	}
 	return h.Sum(nil)
 }
@@ -478,7 +487,7 @@ func tcbDigest(ml *measure.Log) []byte {
 // deriveAlias derives this boot's alias key from CDI = KDF(UDS, TCB) and
 // issues its certificate.
 func (d *Device) deriveAlias(b *Booted, v *images.Verified) error {
-	cdi, err := identity.DeriveCDI(d.uds, tcbDigest(b.EventLog))
+	cdi, err := identity.DeriveCDI(d.uds, tcbDigest(v.Manifest))
 	if err != nil {
 		return err
 	}

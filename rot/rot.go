@@ -145,4 +145,3 @@ func Lock(stateDir string) (*os.File, error) {
 	}
 	return f, nil
 }
-

@@ -4,7 +4,10 @@
 // certificate requirements of DSP0274 Annex "Leaf certificate" / "Device
 // certificate model" / "Alias certificate model": X.509 v3, BasicConstraints
 // (CA only above the leaf), KeyUsage digitalSignature on the leaf, the leaf
-// key matching the negotiated BaseAsymAlgo, validity at a caller's clock.
+// key matching the negotiated BaseAsymAlgo, validity at a caller's clock,
+// the SPDM extended key usages (id-DMTF-eku-responder-auth / requester-auth)
+// and the SPDM extension's hardware identity OID, which an alias
+// certificate must not carry (DSP0274 "SPDM certificate extensions").
 
 package spdm
 
@@ -13,6 +16,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -21,6 +25,14 @@ import (
 
 // MaxCertChainSize bounds an SPDM certificate chain (u16 Length field).
 const MaxCertChainSize = 0xFFFF
+
+// DMTF OIDs of DSP0274 (1.3.6.1.4.1.412.274.*).
+var (
+	oidDMTFHardwareIdentity = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 412, 274, 2}
+	oidDMTFEKUResponderAuth = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 412, 274, 3}
+	oidDMTFEKURequesterAuth = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 412, 274, 4}
+	oidDMTFSPDMExtension    = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 412, 274, 6}
+)
 
 // ErrCertChain reports a certificate chain that fails verification.
 var ErrCertChain = errors.New("spdm: certificate chain rejected")
@@ -125,8 +137,25 @@ func (c *CertChain) Verify(h crypto.Hash, opts VerifyOptions) error {
 	if leaf.IsCA {
 		return fmt.Errorf("%w: leaf %s is a CA", ErrCertChain, leaf.Subject)
 	}
-	if leaf.KeyUsage != 0 && leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		return fmt.Errorf("%w: leaf %s lacks digitalSignature", ErrCertChain, leaf.Subject)
+	if leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return fmt.Errorf("%w: leaf %s lacks KeyUsage digitalSignature", ErrCertChain, leaf.Subject)
+	}
+	var reqAuth, rspAuth bool
+	for _, o := range leaf.UnknownExtKeyUsage {
+		reqAuth = reqAuth || o.Equal(oidDMTFEKURequesterAuth)
+		rspAuth = rspAuth || o.Equal(oidDMTFEKUResponderAuth)
+	}
+	if reqAuth && !rspAuth {
+		return fmt.Errorf("%w: leaf %s is for requester authentication only", ErrCertChain, leaf.Subject)
+	}
+	hwID, err := asn1.Marshal(oidDMTFHardwareIdentity)
+	if err != nil {
+		return err
+	}
+	for _, ext := range leaf.Extensions {
+		if ext.Id.Equal(oidDMTFSPDMExtension) && opts.Model == CertModelAlias && bytes.Contains(ext.Value, hwID) {
+			return fmt.Errorf("%w: alias certificate %s carries the hardware identity OID", ErrCertChain, leaf.Subject)
+		}
 	}
 	switch opts.Model {
 	case CertModelAlias:

@@ -23,7 +23,19 @@ type CertSlot struct {
 	// Model is the 1.3 CertificateInfo certificate model (default: device,
 	// or alias when the responder advertises ALIAS_CERT_CAP).
 	Model uint8
+	// KeyPairID and KeyUsage are reported in DIGESTS on a 1.3 multi-key
+	// connection (defaults: slot ID + 1, and every usage).
+	KeyPairID uint8
+	KeyUsage  uint16
 }
+
+// KeyUsageMask bits of DSP0274 1.3 (table "KeyUsageMask").
+const (
+	KeyUsageKeyExchange  uint16 = 1 << 0
+	KeyUsageChallenge    uint16 = 1 << 1
+	KeyUsageMeasurement  uint16 = 1 << 2
+	KeyUsageEndpointInfo uint16 = 1 << 3
+)
 
 // MeasurementProvider supplies measurement blocks.
 type MeasurementProvider interface {
@@ -69,14 +81,14 @@ func (l MeasurementList) MeasurementBlocks(_ context.Context, h crypto.Hash, raw
 }
 
 // summaryHash computes MeasurementSummaryHash: H over the blocks (digest
-// form, each with its 4-byte header) of all measurements, or only the TCB
-// ones (immutable ROM, mutable firmware, hardware and firmware
-// configuration) for SummaryTCB.
+// form, each with its 4-byte block header) of all measurements, or for
+// SummaryTCB only the immutable-ROM ones (the device chooses its TCB; this
+// is libspdm's sample-device choice).
 func summaryHash(h crypto.Hash, blocks []MeasurementBlock, typ uint8) []byte {
 	d := h.New()
 	var buf []byte
 	for i := range blocks {
-		if typ == SummaryTCB && blocks[i].ValueType&^MeasTypeRaw > MeasTypeFWConfig {
+		if typ == SummaryTCB && blocks[i].ValueType&^MeasTypeRaw != MeasTypeImmutableROM {
 			continue
 		}
 		buf = blocks[i].AppendTo(buf[:0])

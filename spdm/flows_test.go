@@ -10,9 +10,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/elliptic"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"net"
 	"testing"
+	"time"
 )
 
 // TestMultiPortionCertificate retrieves a chain in many CERTIFICATE
@@ -544,6 +548,144 @@ func TestSessionIDComposition(t *testing.T) {
 		t.Fatalf("session ID 0x%08x", s.ID)
 	}
 	if err := s.Heartbeat(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLeafCertificateRules checks the DSP0274 leaf rules that differ from
+// plain X.509 path validation.
+func TestLeafCertificateRules(t *testing.T) {
+	id := newTestIdentity(t, elliptic.P384(), 0)
+	h := HashSHA384.CryptoHash()
+	hwExt, _ := asn1.Marshal([]asn1.ObjectIdentifier{oidDMTFHardwareIdentity})
+	check := func(mod func(*x509.Certificate), model uint8) error {
+		raw, err := BuildCertChain(h, id.reissueLeaf(t, mod))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := ParseCertChain(h, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Verify(h, VerifyOptions{Roots: id.roots, Now: testNow, Asym: AsymECDSAP384, Model: model})
+	}
+	withHW := func(c *x509.Certificate) {
+		c.ExtraExtensions = []pkix.Extension{{Id: oidDMTFSPDMExtension, Value: hwExt}}
+	}
+	if err := check(withHW, CertModelDevice); err != nil {
+		t.Fatalf("device certificate with hardware identity: %v", err)
+	}
+	if err := check(withHW, CertModelAlias); err == nil {
+		t.Fatal("alias certificate with hardware identity accepted")
+	}
+	if err := check(func(c *x509.Certificate) { c.UnknownExtKeyUsage = []asn1.ObjectIdentifier{oidDMTFEKURequesterAuth} }, CertModelAlias); err == nil {
+		t.Fatal("requester-only leaf accepted")
+	}
+	if err := check(func(c *x509.Certificate) {
+		c.UnknownExtKeyUsage = []asn1.ObjectIdentifier{oidDMTFEKURequesterAuth, oidDMTFEKUResponderAuth}
+	}, CertModelAlias); err != nil {
+		t.Fatalf("requester+responder leaf: %v", err)
+	}
+	if err := check(func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageKeyEncipherment }, CertModelAlias); err == nil {
+		t.Fatal("leaf without digitalSignature accepted")
+	}
+	if err := check(func(c *x509.Certificate) { c.IsCA = true; c.KeyUsage |= x509.KeyUsageCertSign }, CertModelAlias); err == nil {
+		t.Fatal("CA leaf accepted")
+	}
+}
+
+// TestMultiKeySession: a 1.3 multi-key connection (DIGESTS with
+// KeyPairID/CertificateInfo/KeyUsageMask, TH with message D) between our
+// two sides.
+func TestMultiKeySession(t *testing.T) {
+	id := newTestIdentity(t, elliptic.P384(), 0)
+	cfg := testResponderConfig(id)
+	cfg.Overrides = &Overrides{Flags: CapCert | CapChal | CapMeasSig | CapKeyEx | CapEncrypt | CapMAC | CapHeartbeat | CapChunk | CapAliasCert | CapMultiKeyNeg,
+		DataTransferSize: DefaultDataTransferSize, MaxSPDMmsgSize: DefaultMaxSPDMmsgSize}
+	rc := testRequesterConfig(id)
+	rc.OtherParams = OpaqueDataFmt1 | MultiKeyConnection
+	r := NewRequester(startPipe(t, cfg), rc)
+	ctx := testCtx(t)
+	if err := r.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !r.Negotiated().MultiKey {
+		t.Fatal("multi-key connection not negotiated")
+	}
+	d, err := r.Digests(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.KeyPairIDs) != 1 || d.CertInfos[0] != CertModelAlias || d.KeyUsageMask[0] != 0xF {
+		t.Fatalf("multi-key arrays: %+v", d)
+	}
+	if _, err := r.CertificateChain(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Challenge(ctx, 0, SummaryAll); err != nil {
+		t.Fatal(err)
+	}
+	s, err := r.StartSession(ctx, SessionOptions{SummaryType: SummaryAll})
+	if err != nil {
+		t.Fatalf("session with message D: %v", err)
+	}
+	if _, err := s.Measurements(ctx, MeasurementRequest{Operation: MeasOpAll, Signed: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// noisyLine writes garbage before every frame, like a serial console.
+type noisyLine struct {
+	net.Conn
+}
+
+func (n noisyLine) Write(p []byte) (int, error) {
+	if _, err := n.Conn.Write([]byte("\r\nlogin: \x00\xff\xfe")); err != nil {
+		return 0, err
+	}
+	return n.Conn.Write(p)
+}
+
+// TestSerialLineAttestation runs a session over a noisy byte stream in
+// both directions.
+func TestSerialLineAttestation(t *testing.T) {
+	id := newTestIdentity(t, elliptic.P384(), 0)
+	rsp, err := NewResponder(testResponderConfig(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = rsp.ServeSerial(context.Background(), noisyLine{b})
+		b.Close()
+	}()
+	t.Cleanup(func() { a.Close(); b.Close(); <-done })
+	rc := testRequesterConfig(id)
+	rc.SerialLine = true
+	r := NewRequester(noisyLine{a}, rc)
+	attest(t, r, true, Version13)
+}
+
+// TestIdleClientDoesNotBlockServer: a silent client is dropped after
+// IdleTimeout and the next connection is served.
+func TestIdleClientDoesNotBlockServer(t *testing.T) {
+	id := newTestIdentity(t, elliptic.P384(), 0)
+	cfg := testResponderConfig(id)
+	cfg.IdleTimeout = 100 * time.Millisecond
+	addr := startTCP(t, cfg)
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	r, err := Dial(testCtx(t), addr, testRequesterConfig(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(context.Background())
+	if err := r.Connect(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
 }

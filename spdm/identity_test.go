@@ -24,6 +24,25 @@ type testIdentity struct {
 	roots *x509.CertPool
 	ders  [][]byte // root first
 	leaf  *ecdsa.PrivateKey
+	// issuer and issuerKey sign the leaf (the DeviceID CA).
+	issuer    *x509.Certificate
+	issuerKey *ecdsa.PrivateKey
+}
+
+// reissueLeaf returns the chain with a new leaf for the same key, its
+// template changed by mod.
+func (id *testIdentity) reissueLeaf(t testing.TB, mod func(*x509.Certificate)) [][]byte {
+	t.Helper()
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(99), Subject: pkix.Name{CommonName: "reissued alias"},
+		NotBefore: testNow.Add(-24 * time.Hour), NotAfter: testNow.Add(24 * time.Hour),
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature}
+	mod(tmpl)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, id.issuer, &id.leaf.PublicKey, id.issuerKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append([][]byte(nil), id.ders[:len(id.ders)-1]...)
+	return append(out, der)
 }
 
 var testNow = time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -73,6 +92,7 @@ func newTestIdentity(t testing.TB, curve elliptic.Curve, extraCAs int) *testIden
 		NotBefore: testNow.Add(-24 * time.Hour), NotAfter: testNow.Add(5 * 365 * 24 * time.Hour),
 		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature}
 	leaf := mk(leafT, parent, &id.leaf.PublicKey, parentKey)
+	id.issuer, id.issuerKey = parent, parentKey
 	id.ders = append(id.ders, leaf.Raw)
 	return id
 }

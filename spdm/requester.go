@@ -74,6 +74,9 @@ type RequesterConfig struct {
 	PortionLength uint16
 	// HandshakeInTheClear advertises HANDSHAKE_IN_THE_CLEAR_CAP.
 	HandshakeInTheClear bool
+	// SerialLine makes the framing resynchronise after garbage (a serial
+	// line rather than TCP).
+	SerialLine bool
 
 	Logger *slog.Logger
 	// Overrides is for tests only (see Overrides).
@@ -113,6 +116,9 @@ var ErrProtocol = errors.New("spdm: protocol violation")
 // NewRequester returns a requester speaking spdm-emu framing over rw.
 func NewRequester(rw io.ReadWriter, cfg RequesterConfig) *Requester {
 	r := &Requester{cfg: cfg, rw: rw, fc: NewFrameConn(rw), nextReqID: 0xFFFF}
+	if cfg.SerialLine {
+		r.fc = NewSerialFrameConn(rw)
+	}
 	if c, ok := rw.(io.Closer); ok {
 		r.closer = c
 	}

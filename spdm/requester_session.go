@@ -109,7 +109,7 @@ func (r *Requester) StartSession(ctx context.Context, opts SessionOptions) (*Ses
 	}
 	total := len(kr.Marshal())
 	sigOff := total - len(kr.Signature) - len(kr.VerifyData)
-	st := newSessionTranscript(h, r.t.a, chain.Digest)
+	st := newSessionTranscript(h, r.t.thPrefix(n.MultiKey), chain.Digest)
 	st.add(req)
 	st.add(rsp[:sigOff])
 	ev := &Evidence{Version: n.Version, Hash: n.BaseHash, Asym: n.BaseAsym, Context: contextKeyExchangeRsp,

@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 )
 
 // maxNegotiateAlgorithmsLength is the DSP0274 bound on NEGOTIATE_ALGORITHMS.
@@ -56,6 +57,10 @@ type ResponderConfig struct {
 	HeartbeatPeriod uint8
 	// HandshakeInTheClear advertises HANDSHAKE_IN_THE_CLEAR_CAP.
 	HandshakeInTheClear bool
+	// IdleTimeout ends a connection that sends nothing for this long, so a
+	// stuck client cannot hold the (sequential) server (default 10 min;
+	// negative: never).
+	IdleTimeout time.Duration
 	// StopOnShutdown makes Serve return after a SHUTDOWN frame (spdm-emu
 	// behaviour); otherwise only that connection ends.
 	StopOnShutdown bool
@@ -108,6 +113,9 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 10 * time.Minute
 	}
 	if len(cfg.Slots) > 8 {
 		return nil, fmt.Errorf("spdm: %d certificate slots (max 8)", len(cfg.Slots))
@@ -166,6 +174,38 @@ func NewResponder(cfg ResponderConfig) (*Responder, error) {
 	return s, nil
 }
 
+// SetSlot replaces certificate slot id (nil empties it), as a device does
+// when it is re-provisioned: every connection sees the new chain from its
+// next GET_DIGESTS or GET_CERTIFICATE on, so a requester that compares
+// DIGESTS with the chain it verified notices the change. The slot's key
+// must use the algorithm of the other slots.
+func (s *Responder) SetSlot(id uint8, slot *CertSlot) error {
+	if id >= 8 {
+		return fmt.Errorf("spdm: slot %d (max 7)", id)
+	}
+	if slot != nil {
+		if len(slot.Chain) == 0 || slot.Signer == nil {
+			return fmt.Errorf("spdm: slot %d needs a chain and a signer", id)
+		}
+		pub, ok := slot.Signer.Public().(*ecdsa.PublicKey)
+		if !ok || s.asym == 0 || s.asym.Curve() != pub.Curve {
+			return fmt.Errorf("spdm: slot %d key does not match the responder's algorithm", id)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	slots := make([]*CertSlot, max(len(s.cfg.Slots), int(id)+1))
+	copy(slots, s.cfg.Slots)
+	slots[id] = slot
+	s.cfg.Slots = slots
+	for k := range s.chains {
+		if k.slot == id {
+			delete(s.chains, k)
+		}
+	}
+	return nil
+}
+
 // Serve accepts connections one after another and serves each until the
 // peer shuts it down or disconnects. It returns when ctx ends, the listener
 // fails, or (with StopOnShutdown) after a SHUTDOWN.
@@ -194,18 +234,23 @@ func (s *Responder) Serve(ctx context.Context, l net.Listener) error {
 // ServeConn serves one connection until SHUTDOWN/CONTINUE, EOF, a fatal
 // framing error or ctx's end. shutdown reports a SHUTDOWN frame.
 func (s *Responder) ServeConn(ctx context.Context, rw io.ReadWriter) (shutdown bool, err error) {
-	return s.serve(ctx, rw, NewFrameConn(rw))
+	return s.serve(ctx, rw, NewFrameConn(rw), true)
 }
 
-// ServeSerial serves a serial line (resynchronising framing).
+// ServeSerial serves a serial line (resynchronising framing, no idle
+// timeout: the line stays open).
 func (s *Responder) ServeSerial(ctx context.Context, rw io.ReadWriter) (shutdown bool, err error) {
-	return s.serve(ctx, rw, NewSerialFrameConn(rw))
+	return s.serve(ctx, rw, NewSerialFrameConn(rw), false)
 }
 
-func (s *Responder) serve(ctx context.Context, rw io.ReadWriter, fc *FrameConn) (bool, error) {
+func (s *Responder) serve(ctx context.Context, rw io.ReadWriter, fc *FrameConn, idle bool) (bool, error) {
 	defer bindContext(ctx, rw)()
 	c := &rspConn{s: s, fc: fc, ctx: ctx}
+	rd, canIdle := rw.(interface{ SetReadDeadline(time.Time) error })
 	for {
+		if idle && canIdle && s.cfg.IdleTimeout > 0 && ctx.Err() == nil {
+			_ = rd.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		}
 		f, err := fc.ReadFrame()
 		if err != nil {
 			if errors.Is(err, ErrTransportType) {
@@ -560,13 +605,13 @@ func (c *rspConn) negotiateAlgorithms(msg []byte) []byte {
 // slotChain returns the SPDM chain of a provisioned slot for the
 // negotiated hash (built once per slot and hash).
 func (c *rspConn) slotChain(slot uint8) ([]byte, *CertSlot) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
 	if int(slot) >= len(c.s.cfg.Slots) || c.s.cfg.Slots[slot] == nil {
 		return nil, nil
 	}
 	cs := c.s.cfg.Slots[slot]
 	key := chainKey{slot, c.neg.BaseHash}
-	c.s.mu.Lock()
-	defer c.s.mu.Unlock()
 	if ch, ok := c.s.chains[key]; ok {
 		return ch, cs
 	}
@@ -580,6 +625,8 @@ func (c *rspConn) slotChain(slot uint8) ([]byte, *CertSlot) {
 }
 
 func (c *rspConn) slotMask() uint8 {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
 	var m uint8
 	for i, sl := range c.s.cfg.Slots {
 		if sl != nil {
@@ -606,8 +653,24 @@ func (c *rspConn) getDigests(msg []byte, ss *rspSession) []byte {
 		if d.SlotMask&(1<<i) == 0 {
 			continue
 		}
-		ch, _ := c.slotChain(i)
+		ch, cs := c.slotChain(i)
+		if cs == nil { // emptied by SetSlot meanwhile
+			d.SlotMask &^= 1 << i
+			continue
+		}
 		d.Digests = append(d.Digests, hashOf(c.neg.Hash(), ch))
+		if c.neg.MultiKey {
+			id, usage := cs.KeyPairID, cs.KeyUsage
+			if id == 0 {
+				id = i + 1
+			}
+			if usage == 0 {
+				usage = KeyUsageKeyExchange | KeyUsageChallenge | KeyUsageMeasurement | KeyUsageEndpointInfo
+			}
+			d.KeyPairIDs = append(d.KeyPairIDs, id)
+			d.CertInfos = append(d.CertInfos, c.certModel(cs))
+			d.KeyUsageMask = append(d.KeyUsageMask, usage)
+		}
 	}
 	rsp := d.Marshal()
 	if ss == nil {

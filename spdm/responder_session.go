@@ -79,7 +79,7 @@ func (c *rspConn) keyExchange(msg []byte) ([]byte, func()) {
 		return c.errorMsg(v, ErrUnspecified, 0), nil
 	}
 	h := n.Hash()
-	st := newSessionTranscript(h, c.t.a, hashOf(h, chain))
+	st := newSessionTranscript(h, c.t.thPrefix(n.MultiKey), hashOf(h, chain))
 	st.add(msg[:len(ke.Marshal())])
 	unsigned := kr.Marshal()
 	st.add(unsigned)

@@ -20,7 +20,10 @@ import (
 // the responder keep identical copies.
 type transcript struct {
 	a, b, c []byte
-	l       []byte // measurement transcript outside sessions (without A)
+	// d is the first DIGESTS after VCA on a 1.3 multi-key connection; TH
+	// includes it after A (DSP0274 1.3 "message D").
+	d []byte
+	l []byte // measurement transcript outside sessions (without A)
 	// authenticated is set once a CHALLENGE_AUTH has been handled.
 	authenticated bool
 }
@@ -53,6 +56,18 @@ func (t *transcript) request(code RequestCode) {
 // digests starts a new B with a GET_DIGESTS/DIGESTS pair.
 func (t *transcript) digests(req, rsp []byte) {
 	t.b = append(append(t.b[:0], req...), rsp...)
+	if t.d == nil {
+		t.d = append([]byte{}, rsp...)
+	}
+}
+
+// thPrefix returns what TH starts with: A, then message D on a 1.3
+// multi-key connection.
+func (t *transcript) thPrefix(multiKey bool) []byte {
+	if !multiKey {
+		return t.a
+	}
+	return append(append([]byte(nil), t.a...), t.d...)
 }
 
 // certificate appends a GET_CERTIFICATE/CERTIFICATE pair to B.

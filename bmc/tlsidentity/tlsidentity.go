@@ -204,3 +204,44 @@ func (id *Identity) CertPool() *x509.CertPool {
 	p.AddCert(id.Leaf)
 	return p
 }
+
+// errNotTLS ends a connection whose first byte is not a TLS handshake record.
+var errNotTLS = errors.New("connection did not start with a TLS handshake record")
+
+// recordTypeHandshake is the TLS record content type every ClientHello starts with.
+const recordTypeHandshake = 0x16
+
+// OnlyTLS wraps a listener so that a connection that does not start with a TLS handshake
+// record is closed without a byte written back. Without it net/http answers plain HTTP on
+// a TLS port with a "400 Bad Request: Client sent an HTTP request to an HTTPS server";
+// the management interfaces serve nothing over plain HTTP, not even that.
+func OnlyTLS(ln net.Listener) net.Listener { return onlyTLSListener{ln} }
+
+type onlyTLSListener struct{ net.Listener }
+
+func (l onlyTLSListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &firstByteConn{Conn: c}, nil
+}
+
+// firstByteConn checks the first byte read; it is only read by the TLS handshake, from
+// one goroutine, so the flag needs no lock.
+type firstByteConn struct {
+	net.Conn
+	checked bool
+}
+
+func (c *firstByteConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if !c.checked && n > 0 {
+		c.checked = true
+		if p[0] != recordTypeHandshake {
+			c.Conn.Close()
+			return 0, errNotTLS
+		}
+	}
+	return n, err
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -118,4 +119,55 @@ func TestServerConfigRefusesOldTLSAndServesThroughSigner(t *testing.T) {
 	}
 	ln.Close()
 	<-done
+}
+
+func TestOnlyTLSClosesPlainHTTPWithoutAnswer(t *testing.T) {
+	id, err := LoadOrCreate(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := tls.NewListener(OnlyTLS(inner), id.ServerConfig())
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				if err := c.(*tls.Conn).Handshake(); err != nil {
+					return
+				}
+				_, _ = c.Write([]byte("hello over TLS"))
+			}()
+		}
+	}()
+
+	plain, err := net.Dial("tcp", inner.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := plain.Write([]byte("GET /redfish/v1 HTTP/1.1\r\nHost: x\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(plain)
+	if len(got) != 0 {
+		t.Fatalf("plain HTTP got %q back; want the connection closed without an answer", got)
+	}
+
+	c, err := tls.Dial("tcp", inner.Addr().String(), &tls.Config{RootCAs: id.CertPool(), ServerName: "127.0.0.1"})
+	if err != nil {
+		t.Fatalf("TLS through the filter: %v", err)
+	}
+	defer c.Close()
+	b, err := io.ReadAll(c)
+	if err != nil || string(b) != "hello over TLS" {
+		t.Fatalf("TLS through the filter read %q, %v", b, err)
+	}
 }

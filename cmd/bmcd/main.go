@@ -161,7 +161,7 @@ func run(o options, log *slog.Logger) (int, error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.ServeTLS(ln, "", "") }()
+	go func() { serveErr <- srv.ServeTLS(tlsidentity.OnlyTLS(ln), "", "") }()
 
 	url := "https://" + ln.Addr().String()
 	fmt.Printf("redfish: listening on %s\n", url)

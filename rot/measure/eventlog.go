@@ -28,14 +28,14 @@ type EventType uint32
 
 // Event types (TCG PC Client PFP, "Event Types") rotd uses.
 const (
-	EvPostCode       EventType = 0x00000001
-	EvNoAction       EventType = 0x00000003
-	EvSeparator      EventType = 0x00000004
-	EvSCRTMVersion   EventType = 0x00000008
-	EvNonhostCode    EventType = 0x0000000F // executable code of a non-host component (BMC firmware)
-	EvNonhostConfig  EventType = 0x00000010 // configuration of a non-host component
-	EvNonhostInfo    EventType = 0x00000011 // information about a non-host component
-	specIDSignature            = "Spec ID Event03\x00"
+	EvPostCode      EventType = 0x00000001
+	EvNoAction      EventType = 0x00000003
+	EvSeparator     EventType = 0x00000004
+	EvSCRTMVersion  EventType = 0x00000008
+	EvNonhostCode   EventType = 0x0000000F // executable code of a non-host component (BMC firmware)
+	EvNonhostConfig EventType = 0x00000010 // configuration of a non-host component
+	EvNonhostInfo   EventType = 0x00000011 // information about a non-host component
+	specIDSignature           = "Spec ID Event03\x00"
 )
 
 // TPM algorithm IDs of the digests in the log (TPM 2.0 Part 2, TPM_ALG_ID).

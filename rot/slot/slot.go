@@ -172,6 +172,9 @@ func ParseMeta(b []byte) (Meta, error) {
 			return Meta{}, fmt.Errorf("slot record: slot %q boot count %d", n, info.Boots)
 		}
 	}
+	if m.Committed != "" && m.Slots[m.Committed].State != Committed {
+		return Meta{}, fmt.Errorf("slot record: committed slot %q is %s", m.Committed, m.Slots[m.Committed].State)
+	}
 	return m, nil
 }
 
