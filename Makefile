@@ -10,11 +10,11 @@ IRONROOT_SHARED ?= $(abspath ../shared)
 export IRONROOT_SHARED
 
 # Debian packages the tests need; .ci/run installs them through `make deps`.
-DEBIAN_PACKAGES := redfishtool
+DEBIAN_PACKAGES := redfishtool swtpm swtpm-tools gcc libssl-dev
 
 CMDS := bmcd spdmctl fwbundle rotd
 
-.PHONY: all build run test lint conformance bench deps clean
+.PHONY: all build run sim-bundle test lint conformance bench deps clean
 
 all: build
 
@@ -25,6 +25,10 @@ build:
 ## run: build and start the simulated board (Redfish on https://127.0.0.1:8443, state in .run/sim/)
 run: build
 	BIN=$(BIN) STATE=.run/sim ./scripts/sim-board
+
+## sim-bundle: build and sign the sim board's bundle (bmcd + bmc-config) with the dev keys in .dev-keys/
+sim-bundle: build
+	BIN=$(BIN) STATE=.run/sim ./scripts/sim-board bundle
 
 ## test: lint, then every test that needs nothing outside the repository
 test: build lint
@@ -46,7 +50,7 @@ conformance:
 
 ## bench: speed and memory targets (figures are ratios against baselines run alongside)
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m ./redfish/ ./cmd/bmcd/ ./spdm/ ./bmc/account/
+	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m ./redfish/ ./cmd/bmcd/ ./spdm/ ./bmc/account/ ./rot/ ./images/
 
 ## deps: install the Debian packages the tests need (as root)
 deps:

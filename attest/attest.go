@@ -16,7 +16,12 @@
 //  5. version and SVN: the 0x06 and 0x07 blocks equal the manifest's, and
 //     the SVN is at or above the policy floor;
 //  6. device mode: the 0x05 block says normal operation and no debug mode
-//     active or active since the last reset.
+//     active or active since the last reset;
+//  7. alias: the alias certificate's TCG DICE TcbInfo (issued by DeviceID
+//     at boot, bound to the alias key through CDI = KDF(UDS, firmware))
+//     states the same firmware: version, SVN, one SHA-384 FWID per
+//     component in bundle order (then optionally the signed manifest's
+//     digest), and no debug or not-secure flag.
 //
 // Time. Certificate validity is checked at a caller-supplied instant and
 // never at the BMC's settable clock (Redfish DateTime moves only a board
@@ -40,6 +45,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ironroot-bmc/ironroot/dice"
 	"github.com/ironroot-bmc/ironroot/images/manifest"
 	"github.com/ironroot-bmc/ironroot/spdm"
 )
@@ -63,6 +69,7 @@ const (
 	CheckVersion    Check = "firmware version"
 	CheckSVN        Check = "SVN"
 	CheckDeviceMode Check = "device mode"
+	CheckAlias      Check = "alias certificate"
 )
 
 // Failure is an appraisal that failed: which check and why.
@@ -302,6 +309,45 @@ func appraiseBlocks(res *Result, a Anchors, p Policy) error {
 		return &Failure{Check: CheckDeviceMode, Err: err}
 	}
 	res.DeviceMode = dm
+	return appraiseAlias(res)
+}
+
+// appraiseAlias checks that the alias certificate describes the firmware
+// that was measured.
+func appraiseAlias(res *Result) error {
+	info, ok, err := dice.FromCertificate(res.Alias)
+	if err != nil {
+		return &Failure{Check: CheckAlias, Err: err}
+	}
+	if !ok {
+		return fail(CheckAlias, "no TcbInfo extension")
+	}
+	m := res.Manifest
+	if info.Version != m.FirmwareVersion {
+		return fail(CheckAlias, "TcbInfo version %q, the manifest says %q", info.Version, m.FirmwareVersion)
+	}
+	if info.SVN == nil || !info.SVN.IsUint64() || info.SVN.Uint64() != m.SVN {
+		return fail(CheckAlias, "TcbInfo SVN %v, the manifest says %d", info.SVN, m.SVN)
+	}
+	if info.Flags != nil && *info.Flags&(dice.FlagDebug|dice.FlagNotSecure|dice.FlagNotConfigured) != 0 {
+		return fail(CheckAlias, "TcbInfo operational flags %#x", uint32(*info.Flags))
+	}
+	want := make([][]byte, 0, len(m.Components)+1)
+	for _, c := range m.Components {
+		want = append(want, c.SHA384[:])
+	}
+	if len(info.FWIDs) == len(want)+1 {
+		md := manifest.Digest(res.SignedManifest)
+		want = append(want, md[:])
+	}
+	if len(info.FWIDs) != len(want) {
+		return fail(CheckAlias, "%d FWIDs for %d components", len(info.FWIDs), len(m.Components))
+	}
+	for i, f := range info.FWIDs {
+		if !f.HashAlg.Equal(dice.OIDSHA384()) || !bytes.Equal(f.Digest, want[i]) {
+			return fail(CheckAlias, "FWID %d does not match the measured firmware", i)
+		}
+	}
 	return nil
 }
 

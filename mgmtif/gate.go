@@ -61,7 +61,7 @@ type GateConfig struct {
 	// Revokers are called on every entry into Locked.
 	Revokers []Revoker
 	// RetryDelay is the wait on Clock before a new attempt after Locked
-	// (default 5 s).
+	// (default 5 s); it doubles on each consecutive failure, up to Interval.
 	RetryDelay time.Duration
 	// LinkTimeout bounds each exchange on the link in real time (default
 	// 10 s): a responder that stops answering locks the gate.
@@ -204,12 +204,17 @@ func (g *Gate) enter(to State, reason string) {
 		to, reason = Locked, err.Error()
 		t = Transition{From: from, To: Locked, Revoke: true}
 	}
-	g.update(func(s *Status) {
-		s.State, s.Reason, s.Since = to, reason, g.cfg.Clock.Now()
-		if to != Open {
-			s.Result = nil
-		}
-	})
+	// The new state takes effect at once (interfaces shut first); waiters
+	// are told after the event is logged and the sessions are revoked.
+	g.mu.Lock()
+	g.st.State, g.st.Reason, g.st.Since = to, reason, g.cfg.Clock.Now()
+	if to != Open {
+		g.st.Result = nil
+	}
+	notify := g.changed
+	g.changed = make(chan struct{})
+	g.mu.Unlock()
+	defer close(notify)
 	lvl := slog.LevelInfo
 	if to == Locked {
 		lvl = slog.LevelWarn
@@ -230,21 +235,31 @@ func (g *Gate) enter(to State, reason string) {
 // RetryDelay) on any failure.
 func (g *Gate) Run(ctx context.Context) error {
 	defer g.teardown()
+	delay := g.cfg.RetryDelay
 	for {
 		g.enter(Attesting, "attesting the root of trust on the RoT link")
 		err := g.establish(ctx)
 		if err == nil {
-			g.enter(Open, g.openReason())
-			err = g.hold(ctx)
+			delay = g.cfg.RetryDelay
+			err = g.hold(ctx, func() { g.enter(Open, g.openReason()) })
 		}
 		g.teardown()
 		if ctx.Err() != nil {
 			return nil
 		}
+		// The retry timer is armed before Locked is visible, so whoever
+		// sees Locked may rely on it (tests advance a fake clock).
+		retry, rt := g.after(delay)
 		g.enter(Locked, reason(err))
-		if err := g.sleep(ctx, g.cfg.RetryDelay); err != nil {
+		select {
+		case <-retry:
+		case <-ctx.Done():
+			rt.Stop()
 			return nil
 		}
+		// Consecutive failures back off up to one interval, so a RoT that
+		// stays away does not flood the event log.
+		delay = min(2*delay, max(g.cfg.Interval, g.cfg.RetryDelay))
 	}
 }
 
@@ -276,17 +291,6 @@ func (g *Gate) after(d time.Duration) (<-chan struct{}, clock.Timer) {
 		}
 	})
 	return ch, t
-}
-
-func (g *Gate) sleep(ctx context.Context, d time.Duration) error {
-	ch, t := g.after(d)
-	defer t.Stop()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // step bounds one exchange on the link.
@@ -430,8 +434,9 @@ func (g *Gate) passLocked(ctx context.Context) error {
 }
 
 // hold keeps the gate Open: every Interval a pass, every heartbeat period
-// a HEARTBEAT. It returns the first failure.
-func (g *Gate) hold(ctx context.Context) error {
+// a HEARTBEAT. It calls opened once its timers are armed and returns the
+// first failure.
+func (g *Gate) hold(ctx context.Context, opened func()) error {
 	g.link.Lock()
 	period := time.Duration(0)
 	if g.sess != nil {
@@ -446,26 +451,28 @@ func (g *Gate) hold(ctx context.Context) error {
 		beat, bt = g.after(period)
 		defer func() { bt.Stop() }()
 	}
+	opened()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-measure:
+			// The next timer is armed before the pass is visible.
+			measure, mt = g.after(g.cfg.Interval)
 			g.link.Lock()
 			err := g.passLocked(ctx)
 			g.link.Unlock()
 			if err != nil {
 				return err
 			}
-			measure, mt = g.after(g.cfg.Interval)
 		case <-beat:
+			beat, bt = g.after(period)
 			g.link.Lock()
 			err := g.step(ctx, "HEARTBEAT", func(ctx context.Context) error { return g.sess.Heartbeat(ctx) })
 			g.link.Unlock()
 			if err != nil {
 				return err
 			}
-			beat, bt = g.after(period)
 		}
 	}
 }

@@ -323,10 +323,11 @@ func TestRegistries(t *testing.T) {
 	t.Parallel()
 	tb := testboard.Start(t)
 	r := call(t, tb, "GET", "/redfish/v1/Registries", nil)
-	if m := r.JSON(t); m["Members@odata.count"] != 2.0 {
+	if m := r.JSON(t); m["Members@odata.count"] != 3.0 {
 		t.Fatalf("Registries: %s", r.Body)
 	}
-	for _, id := range []string{"Base", "IronrootEvent"} {
+	// IronrootGate is the gate's registry (redfish.Config.ExtraRegistries).
+	for _, id := range []string{"Base", "IronrootEvent", "IronrootGate"} {
 		f := call(t, tb, "GET", "/redfish/v1/Registries/"+id, nil).JSON(t)
 		loc := f["Location"].([]any)[0].(map[string]any)["Uri"].(string)
 		reg := call(t, tb, "GET", loc, nil)

@@ -19,10 +19,14 @@ type registryFile struct {
 }
 
 func (s *Service) registries() []registryFile {
-	return []registryFile{
+	out := []registryFile{
 		{reg: base.Registry(), publicationURI: "https://redfish.dmtf.org/registries/Base." + base.Version + ".json"},
 		{reg: event.BoardRegistry()},
 	}
+	for _, r := range s.cfg.ExtraRegistries {
+		out = append(out, registryFile{reg: r})
+	}
+	return out
 }
 
 func (s *Service) registerRegistryRoutes() {

@@ -38,6 +38,10 @@ type Config struct {
 	// OnResetToDefaults is called after the response to #Manager.ResetToDefaults; bmcd
 	// wipes the BMC state and exits with status 3. nil: only logged.
 	OnResetToDefaults func()
+	// ExtraRegistries are OEM message registries published under
+	// /redfish/v1/Registries besides Base and IronrootEvent (bmcd adds the
+	// gate's IronrootGate registry, whose messages its 503 bodies carry).
+	ExtraRegistries []event.Registry
 }
 
 // Service is the Redfish service of one board. Create it with New; serve Handler.

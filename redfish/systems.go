@@ -104,27 +104,10 @@ func decodeResetType(r *request, action string, allowed []string) (string, error
 }
 
 // worstHealth folds sensor statuses into a Resource.Health value.
-func worstHealth(statuses ...sensor.Status) string {
-	rank := map[sensor.Status]int{"OK": 0, "Warning": 1, "Critical": 2}
-	worst := sensor.Status("OK")
-	for _, st := range statuses {
-		if rank[st] > rank[worst] {
-			worst = st
-		}
-	}
-	return string(worst)
-}
+func worstHealth(statuses ...sensor.Status) string { return string(sensor.Worst(statuses...)) }
 
 // boardHealth is the worst status of all the board's sensors.
-func (s *Service) boardHealth() string {
-	var sts []sensor.Status
-	for _, sn := range s.cfg.Board.Sensors.List() {
-		if _, st, ok := s.cfg.Board.Sensors.Read(sn.ID); ok {
-			sts = append(sts, st)
-		}
-	}
-	return worstHealth(sts...)
-}
+func (s *Service) boardHealth() string { return string(s.cfg.Board.Sensors.Health()) }
 
 // itoa32 renders an event record ID as a Redfish Id.
 func itoa32(v uint32) string { return strconv.FormatUint(uint64(v), 10) }

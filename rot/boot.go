@@ -42,6 +42,7 @@ type Device struct {
 	keys         manifest.KeySet
 	deviceID     *ecdsa.PrivateKey
 	deviceIDCert *x509.Certificate
+	rootCert     *x509.Certificate
 
 	mu     sync.Mutex // guards slots, status, floor
 	slots  *slot.Store
@@ -88,6 +89,13 @@ func newDevice(cfg Config) (*Device, error) {
 	} else {
 		return nil, err
 	}
+	root, err := identity.ReadCertificate(cfg.path(IdentityDir, identity.IdentityRootCA))
+	if err != nil {
+		return nil, err
+	}
+	if err := cert.CheckSignatureFrom(root); err != nil {
+		return nil, fmt.Errorf("DeviceID certificate is not signed by the stored identity root: %w", err)
+	}
 	slots, err := openSlots(cfg)
 	if err != nil {
 		return nil, err
@@ -97,7 +105,7 @@ func newDevice(cfg Config) (*Device, error) {
 		return nil, err
 	}
 	return &Device{
-		cfg: cfg, uds: uds, auth: auth, fuses: fuses, keys: keys, deviceID: key, deviceIDCert: cert,
+		cfg: cfg, uds: uds, auth: auth, fuses: fuses, keys: keys, deviceID: key, deviceIDCert: cert, rootCert: root,
 		slots: slots, floor: floor,
 		status:    control.Status{State: "provisioned", BoardID: fuses.BoardID, SVNFloor: floor},
 		healthCh:  make(chan struct{}, 1),
@@ -135,8 +143,17 @@ func (d *Device) checkSlot(path string) (slot.Info, error) {
 	if err != nil {
 		return slot.Info{}, err
 	}
-	v, err := b.VerifyAndCopy(d.keys, d.policy(floor, nil), func(manifest.Component) (io.Writer, error) { return io.Discard, nil })
+	var cfg bytes.Buffer
+	v, err := b.VerifyAndCopy(d.keys, d.policy(floor, nil), func(c manifest.Component) (io.Writer, error) {
+		if c.Name == manifest.ComponentBMCConfig {
+			return &cfg, nil
+		}
+		return io.Discard, nil
+	})
 	if err != nil {
+		return slot.Info{}, err
+	}
+	if err := checkBundleContent(v.Manifest, cfg.Bytes()); err != nil {
 		return slot.Info{}, err
 	}
 	dg := manifest.Digest(v.Signed)
@@ -354,14 +371,17 @@ func (d *Device) verify(n slot.Name, floor uint64, banks []crypto.Hash) (*images
 	}
 	imgs := map[string]*supervise.Image{}
 	sums := map[string]map[crypto.Hash][]byte{}
+	closeAll := func() {
+		discard()
+		for _, i := range imgs {
+			i.Close()
+		}
+	}
 	for _, c := range v.Components {
 		img, err := memfds[c.Name].Seal()
 		delete(memfds, c.Name)
 		if err != nil {
-			discard()
-			for _, i := range imgs {
-				i.Close()
-			}
+			closeAll()
 			return nil, nil, nil, err
 		}
 		imgs[c.Name] = img
@@ -373,7 +393,41 @@ func (d *Device) verify(n slot.Name, floor uint64, banks []crypto.Hash) (*images
 		log.Info("verified", "slot", n, "check", "component", "detail",
 			fmt.Sprintf("%s %s: %d bytes, SHA-384 %x matches the signed manifest; sealed in memfd", c.Name, c.Version, c.Size, c.SHA384[:12]))
 	}
+	var cfg []byte
+	if img, ok := imgs[manifest.ComponentBMCConfig]; ok {
+		if cfg, err = img.ReadAll(); err != nil {
+			closeAll()
+			return nil, nil, nil, err
+		}
+	}
+	if err := checkBundleContent(v.Manifest, cfg); err != nil {
+		closeAll()
+		return nil, nil, nil, err
+	}
+	log.Info("verified", "slot", n, "check", "bmc-config", "detail", "parses, names this board")
 	return v, imgs, sums, nil
+}
+
+// ErrIncomplete: a bundle lacks what a BMC boot needs.
+var ErrIncomplete = errors.New("bundle incomplete")
+
+// checkBundleContent checks what the signature cannot: the bundle carries
+// bmcd and a bmc-config that parses and names the manifest's board.
+func checkBundleContent(m *manifest.Manifest, bmcConfig []byte) error {
+	if _, ok := m.Component(manifest.ComponentBMCD); !ok {
+		return fmt.Errorf("no %s component: %w", manifest.ComponentBMCD, ErrIncomplete)
+	}
+	if _, ok := m.Component(manifest.ComponentBMCConfig); !ok {
+		return fmt.Errorf("no %s component: %w", manifest.ComponentBMCConfig, ErrIncomplete)
+	}
+	cfg, err := manifest.ParseBMCConfig(bmcConfig)
+	if err != nil {
+		return fmt.Errorf("bmc-config: %w", err)
+	}
+	if cfg.BoardID != m.BoardID {
+		return fmt.Errorf("bmc-config names board %q, the manifest %q: %w", cfg.BoardID, m.BoardID, manifest.ErrWrongBoard)
+	}
+	return nil
 }
 
 // measure extends the measurement plan into the TPM and the event log and

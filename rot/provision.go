@@ -85,9 +85,16 @@ func Provision(ctx context.Context, cfg Config, p Provisioning) error {
 	}
 	fuses, err := cfg.TPM.Provision(tpm.Fuses{KeySetHash: keys.Hash(), BoardID: p.BoardID}, auth, log)
 	if errors.Is(err, tpm.ErrProvisioned) {
-		return fmt.Errorf("provisioning: %w (the RoT TPM holds fuses already)", ErrAlreadyProvisioned)
-	}
-	if err != nil {
+		// Resume a provisioning that stopped after the fuses were locked
+		// (same board, same keys, no DeviceID certificate yet); anything
+		// else is a provisioned board.
+		fuses, err = cfg.TPM.Fuses()
+		_, certErr := os.Stat(filepath.Join(idDir, identity.DeviceIDCert))
+		if err != nil || fuses.BoardID != p.BoardID || fuses.KeySetHash != keys.Hash() || !errors.Is(certErr, os.ErrNotExist) {
+			return fmt.Errorf("provisioning: %w (the RoT TPM holds fuses already)", ErrAlreadyProvisioned)
+		}
+		log.Info("provision: resuming: the RoT TPM fuses are already written for this board and key set")
+	} else if err != nil {
 		return fmt.Errorf("provisioning: %w", err)
 	}
 
@@ -173,7 +180,7 @@ func copyVendorKeys(src, dst string) error {
 	return nil
 }
 
-// slotOpen is a convenience for opening a slot store of a config.
+// openSlots opens the slot store of a config.
 func openSlots(cfg Config) (*slot.Store, error) {
 	return slot.Open(cfg.path(SlotsDir))
 }

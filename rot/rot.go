@@ -5,7 +5,10 @@
 // log, derive the alias identity, release the BMC from sealed memfds only
 // after every check passed, fall back to the other slot, or stay in
 // recovery), the A/B update lifecycle (install, probation, commit with the
-// SVN floor raised, revert), and supervision of the BMC across resets.
+// SVN floor raised, revert), supervision of the BMC across resets, and
+// handing each verified boot to the SPDM responder on the RoT link
+// (rot/attestation serves it; this package decides which boot it speaks
+// for). bmcd gets its verified bmc-config as descriptor 4, a sealed memfd.
 //
 // Measurement plan (what each boot extends, in order; every digest is
 // computed in every allocated bank, SHA-256 and SHA-384):
@@ -17,9 +20,9 @@
 //	PCR 7  EV_NONHOST_INFO    "board=… svn=… floor=… key-set=…"      H(data)
 //	PCR 0,1,7 EV_SEPARATOR    00000000                               H(data)
 //
-// Health policy until the gate issue moves health onto the SPDM link: a
-// trial slot is healthy when a "health" report arrives on the control
-// socket, or (unless Config.RequireHealthReport) when the BMC has run for
+// Health policy: a trial slot is healthy when a health report arrives (the
+// gate's ReportHealthy on the RoT link, or "health" on the local control
+// socket), or (unless Config.RequireHealthReport) when the BMC has run for
 // the probation time without exiting. A trial BMC that exits (other than a
 // reset request), a probation that ends without a required report, or more
 // than MaxTrialBoots boots of a trial slot revert to the committed slot.
@@ -30,7 +33,7 @@
 //	vendor-keys/  the accepted vendor public keys (*.pub); their hash is in the TPM fuses
 //	slots/        a.bundle, b.bundle, slots.json
 //	boot/         eventlog.bin, alias.pem (the current boot)
-//	rotd.lock, control.sock, bmc.pid
+//	rotd.lock, control.sock, bmc.pid, rotlink.addr (the RoT link's bound address)
 package rot
 
 import (
@@ -57,6 +60,7 @@ const (
 	BMCPIDFile    = "bmc.pid"
 	EventLogFile  = "eventlog.bin"
 	AliasCertFile = "alias.pem"
+	RotLinkAddr   = "rotlink.addr"
 )
 
 // PCRs rotd extends.
@@ -93,6 +97,14 @@ type Config struct {
 	MaxTrialBoots int
 	// Now is the clock for certificate times (default time.Now).
 	Now func() time.Time
+	// SPDMAddr is the TCP address of the RoT link where the SPDM responder
+	// (rot/attestation) serves the current boot; empty: no responder. The
+	// bound address is logged and written to STATE/rotlink.addr.
+	SPDMAddr string
+	// BMCConfigFD passes "--bmc-config-fd 4" to bmcd. The verified
+	// bmc-config is always bmcd's descriptor 4 (a sealed memfd); the flag
+	// waits for a bmcd that reads it.
+	BMCConfigFD bool
 }
 
 func (c *Config) defaults() {

@@ -49,6 +49,10 @@ func simTPM(t *testing.T) *tpm.TPM {
 	if err := sim.ManufactureReset(); err != nil {
 		t.Fatal(err)
 	}
+	return simTPMFor(t)
+}
+
+func simTPMFor(testing.TB) *tpm.TPM {
 	return tpm.New(transport.FromReadWriter(sim), func(context.Context) error { return sim.Reset() })
 }
 
@@ -517,5 +521,44 @@ func copyDir(t *testing.T, src, dst string) {
 	t.Helper()
 	if out, err := exec.Command("cp", "-a", src, dst).CombinedOutput(); err != nil {
 		t.Fatalf("cp -a: %v: %s", err, out)
+	}
+}
+
+func TestVendorKeysSwappedOnDiskAreRefused(t *testing.T) {
+	tp := simTPM(t)
+	b := newBoard(t, tp, rottest.Firmware{Version: "1.0", SVN: 1, Script: sleeper})
+	// An attacker with rotd's files adds their own key: the set no longer
+	// hashes to the value in the TPM's write-once index.
+	other := rottest.NewVendor(t, t.TempDir())
+	pub := mustRead(t, filepath.Join(other.Dir, "vendor-es384.pub"))
+	if err := os.WriteFile(filepath.Join(b.cfg.StateDir, VendorKeysDir, "attacker.pub"), pub, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Open(context.Background(), b.cfg); err == nil || !strings.Contains(err.Error(), "fuses") {
+		t.Fatalf("open with a swapped key set = %v, want a refusal naming the fuses", err)
+	}
+}
+
+func TestTrialBootCounterReverts(t *testing.T) {
+	tp := simTPM(t)
+	b := newBoard(t, tp, rottest.Firmware{Version: "1.0", SVN: 1, Script: sleeper})
+	b.cfg.MaxTrialBoots = 2
+	d := b.open(t)
+	if _, err := d.install(bytes.NewReader(mustRead(t, b.bundle(t, rottest.Firmware{Version: "2.0", SVN: 2, Script: sleeper})))); err != nil {
+		t.Fatal(err)
+	}
+	// Power cuts during probation: each boot counts.
+	for i, want := range []slot.Name{slot.B, slot.B, slot.A} {
+		bt, err := d.Boot(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		bt.Close()
+		if bt.Slot != want {
+			t.Fatalf("boot %d ran slot %s, want %s", i+1, bt.Slot, want)
+		}
+	}
+	if m := d.slots.Meta(); m.Slots[slot.B].State != slot.Rejected || m.Active != slot.A {
+		t.Fatalf("after the trial boots ran out: %+v", m)
 	}
 }

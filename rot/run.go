@@ -5,15 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"time"
 
 	"github.com/ironroot-bmc/ironroot/images"
 	"github.com/ironroot-bmc/ironroot/images/manifest"
+	"github.com/ironroot-bmc/ironroot/rot/attestation"
 	"github.com/ironroot-bmc/ironroot/rot/control"
+	"github.com/ironroot-bmc/ironroot/rot/record"
 	"github.com/ironroot-bmc/ironroot/rot/slot"
 	"github.com/ironroot-bmc/ironroot/rot/supervise"
+	"github.com/ironroot-bmc/ironroot/rotlink"
 )
 
 // BMCExitError: the BMC exited with a status other than a reset request
@@ -59,6 +63,10 @@ func (d *Device) Run(ctx context.Context, stage string) error {
 	defer cancel()
 	go srv.Serve(ctx)
 	log.Info("control socket ready", "path", d.cfg.path(ControlSocket))
+	att, err := d.serveRotLink(ctx)
+	if err != nil {
+		return err
+	}
 
 	if stage != "" {
 		if err := d.stage(stage); err != nil {
@@ -83,13 +91,72 @@ func (d *Device) Run(ctx context.Context, stage string) error {
 			}
 			return err
 		}
+		if att != nil {
+			err := att.SetBoot(attestation.Boot{
+				IdentityRoot: d.rootCert, DeviceID: d.deviceIDCert, Alias: b.AliasCert, AliasKey: b.AliasKey,
+				Measurements: b.Blocks, BootLog: b.EventLog.MarshalBinary,
+			})
+			if err != nil {
+				log.Error("SPDM responder cannot speak for this boot", "err", err)
+			}
+		}
 		again, err := d.supervise(ctx, b)
+		if att != nil {
+			att.ClearBoot()
+		}
 		b.Close()
 		if err != nil || !again {
 			d.setState("stopped", "")
 			return err
 		}
 	}
+}
+
+// serveRotLink starts the SPDM responder on the RoT link (nil when no
+// address is configured).
+func (d *Device) serveRotLink(ctx context.Context) (*attestation.Server, error) {
+	if d.cfg.SPDMAddr == "" {
+		return nil, nil
+	}
+	seal, err := attestation.SealingKey(d.uds, d.keys)
+	if err != nil {
+		return nil, err
+	}
+	att := attestation.NewServer(attestation.Config{
+		SealingKey: seal,
+		Healthy:    d.Health,
+		Status:     d.linkStatus,
+		Logger:     d.cfg.Log,
+	})
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", d.cfg.SPDMAddr)
+	if err != nil {
+		return nil, fmt.Errorf("RoT link: %w", err)
+	}
+	addr := l.Addr().String()
+	if err := record.WriteFile(d.cfg.path(RotLinkAddr), []byte(addr+"\n"), 0o644); err != nil {
+		l.Close()
+		return nil, err
+	}
+	d.cfg.Log.Info("SPDM responder listening on the RoT link", "addr", addr)
+	go func() {
+		if err := att.Serve(ctx, l); err != nil {
+			d.cfg.Log.Error("RoT link", "err", err)
+		}
+	}()
+	return att, nil
+}
+
+// linkStatus answers GetStatus on the RoT link.
+func (d *Device) linkStatus(context.Context) (rotlink.DeviceStatus, error) {
+	st := d.Status()
+	ds := rotlink.DeviceStatus{State: st.State, BoardID: st.BoardID, Slot: st.Slot, SVNFloor: st.SVNFloor, Trial: st.Probation != ""}
+	for _, s := range st.Slots {
+		if s.Name == st.Slot {
+			ds.FirmwareVersion, ds.SVN = s.FirmwareVersion, s.SVN
+		}
+	}
+	return ds, nil
 }
 
 // supervise releases the BMC of a verified boot and watches it. It returns
@@ -103,9 +170,21 @@ func (d *Device) supervise(ctx context.Context, b *Booted) (again bool, err erro
 		d.mu.Unlock()
 		return true, nil
 	}
+	cfgImg, ok := b.Images[manifest.ComponentBMCConfig]
+	if !ok {
+		d.mu.Lock()
+		_ = d.slots.Reject(b.Slot, "bundle has no bmc-config component")
+		d.mu.Unlock()
+		return true, nil
+	}
+	args := d.cfg.BMCArgs
+	if d.cfg.BMCConfigFD {
+		args = append(slices.Clone(args), "--bmc-config-fd", "4")
+	}
 	child, err := supervise.Start(supervise.Config{
-		Image: img, Args: d.cfg.BMCArgs, Stdout: d.cfg.BMCStdout, Stderr: d.cfg.BMCStderr,
-		PIDFile: d.cfg.path(BMCPIDFile),
+		Image: img, Args: args, Stdout: d.cfg.BMCStdout, Stderr: d.cfg.BMCStderr,
+		ExtraFiles: []*os.File{cfgImg.File()}, // fd 4: the verified bmc-config
+		PIDFile:    d.cfg.path(BMCPIDFile),
 	})
 	if err != nil {
 		return false, err

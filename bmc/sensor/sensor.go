@@ -157,6 +157,17 @@ func (s Status) level() int {
 	return 0
 }
 
+// Worst returns the most severe of the statuses (OK when there are none).
+func Worst(statuses ...Status) Status {
+	worst := OK
+	for _, st := range statuses {
+		if st.level() > worst.level() {
+			worst = st
+		}
+	}
+	return worst
+}
+
 // Threshold names (Redfish Thresholds property names).
 const (
 	UpperCaution  = "UpperCaution"
@@ -508,6 +519,14 @@ func (st *Set) Get(id string) (Sensor, bool) {
 		return st.sensors[i].clone(), true
 	}
 	return Sensor{}, false
+}
+
+// Health returns the most severe status of all sensors, without copying them (Redfish
+// renders it into every ComputerSystem and Chassis Status).
+func (st *Set) Health() Status {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return Worst(st.status...)
 }
 
 // Read returns the latest reading and status of sensor id.

@@ -28,6 +28,7 @@ import (
 
 	"github.com/ironroot-bmc/ironroot/bmc"
 	"github.com/ironroot-bmc/ironroot/bmc/clock"
+	"github.com/ironroot-bmc/ironroot/bmc/guest"
 	"github.com/ironroot-bmc/ironroot/bmc/record"
 	"github.com/ironroot-bmc/ironroot/bmc/tlsidentity"
 	"github.com/ironroot-bmc/ironroot/redfish"
@@ -62,6 +63,16 @@ func main() {
 		os.Exit(1)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var gc guest.Config
+	inGuest := guest.IsGuest() // PID 1, or the kernel command line names an ironroot board
+	if inGuest {
+		var err error
+		if gc, err = guestSetup(log); err != nil {
+			log.Error("guest setup failed", "err", err)
+			os.Exit(1)
+		}
+		o.stateDir, o.redfishAddr = gc.StateDir, gc.RedfishAddr
+	}
 	if o.stateDir == "" {
 		log.Error("the -state directory is required")
 		os.Exit(1)
@@ -69,6 +80,9 @@ func main() {
 	code, err := run(o, log)
 	if err != nil {
 		log.Error("bmcd stopped", "err", err)
+	}
+	if inGuest {
+		guestExit(gc, code, log) // sync and unmount state; as PID 1 the exit makes QEMU stop (-no-reboot)
 	}
 	os.Exit(code)
 }

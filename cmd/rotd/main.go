@@ -6,7 +6,7 @@
 //
 //	rotd identity-root --dir .dev-keys
 //	rotd provision --state DIR --tpm SPEC --board-id ID --vendor-keys DIR --identity-root DIR [--bundle FILE]
-//	rotd run --state DIR --tpm SPEC [--install BUNDLE] [flags] -- BMCD-ARGS...
+//	rotd run --state DIR --tpm SPEC [--install BUNDLE] [--spdm-addr ADDR] [flags] -- BMCD-ARGS...
 //	rotd install [--state DIR] BUNDLE
 //	rotd status [--state DIR] [--json]
 //	rotd health [--state DIR]
@@ -162,6 +162,8 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	probation := fs.Duration("probation", 30*time.Second, "how long a newly installed slot has to prove healthy")
 	requireReport := fs.Bool("require-health-report", false, "only a health report on the control socket proves a trial slot healthy (default: also running the whole probation)")
 	maxBoots := fs.Int("max-trial-boots", 3, "boots a trial slot gets before rotd reverts it")
+	spdmAddr := fs.String("spdm-addr", "127.0.0.1:2323", "TCP address of the RoT link's SPDM responder (empty: none); the bound address goes to STATE/rotlink.addr")
+	cfgFD := fs.Bool("bmc-config-fd", false, "pass --bmc-config-fd 4 to bmcd (the verified bmc-config is always its fd 4)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -176,6 +178,7 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg := rot.Config{
 		StateDir: *state, TPM: t, Log: log, Version: version, BMCArgs: fs.Args(),
 		Probation: *probation, RequireHealthReport: *requireReport, MaxTrialBoots: *maxBoots,
+		SPDMAddr: *spdmAddr, BMCConfigFD: *cfgFD,
 	}
 	d, lock, err := rot.Open(ctx, cfg)
 	if err != nil {

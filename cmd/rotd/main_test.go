@@ -30,24 +30,44 @@ func rotdBinary(t *testing.T, dir string) string {
 }
 
 type rotdProc struct {
-	cmd *exec.Cmd
-	log *bytes.Buffer
+	cmd     *exec.Cmd
+	logPath string
 }
 
+// log returns what rotd wrote so far.
+func (p *rotdProc) log() string {
+	b, _ := os.ReadFile(p.logPath)
+	return string(b)
+}
+
+// startRotd starts rotd with its output in a file: a BMC that outlives a
+// killed rotd keeps the descriptors, so a pipe would never reach EOF.
 func startRotd(t *testing.T, bin string, args ...string) *rotdProc {
 	t.Helper()
-	p := &rotdProc{cmd: exec.Command(bin, args...), log: &bytes.Buffer{}}
-	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
+	f, err := os.CreateTemp(t.TempDir(), "rotd-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p := &rotdProc{cmd: exec.Command(bin, args...), logPath: f.Name()}
+	p.cmd.Stdout, p.cmd.Stderr = f, f
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if p.cmd.ProcessState == nil {
-			_ = p.cmd.Process.Kill()
-			_ = p.cmd.Wait()
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { _ = p.cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(15 * time.Second):
+				_ = p.cmd.Process.Kill()
+				<-done
+			}
 		}
 		if t.Failed() {
-			t.Logf("rotd %s log:\n%s", args[0], p.log)
+			t.Logf("rotd %s log:\n%s", args[0], p.log())
 		}
 	})
 	return p
@@ -111,14 +131,14 @@ func TestRotdEndToEnd(t *testing.T) {
 		t.Fatalf("second provision: %v\n%s", err, out)
 	}
 
-	runArgs := []string{"run", "--state", state, "--tpm", sw.Spec(), "--require-health-report", "--probation", "1m", "--", "--bmcd-flag"}
+	runArgs := []string{"run", "--state", state, "--tpm", sw.Spec(), "--require-health-report", "--probation", "1m", "--spdm-addr", "127.0.0.1:0", "--", "--bmcd-flag"}
 	r1 := startRotd(t, bin, runArgs...)
 	st := waitFor(t, bin, state, "slot a running", func(st control.Status) bool { return st.State == "running" && st.Slot == "a" })
 	if st.SVNFloor != 1 || len(st.Measurements) != 6 || st.PCRs["SHA-384"]["0"] == "" {
 		t.Fatalf("status: %+v", st)
 	}
 	for _, want := range []string{"check=signature", "check=svn", "EV_NONHOST_CODE", "BMC released"} {
-		if !strings.Contains(r1.log.String(), want) {
+		if !strings.Contains(r1.log(), want) {
 			t.Errorf("rotd log lacks %q", want)
 		}
 	}
@@ -135,6 +155,7 @@ func TestRotdEndToEnd(t *testing.T) {
 	if !alive(oldBMC) {
 		t.Fatal("bmcd died with rotd; the pidfile path is untested")
 	}
+	t.Cleanup(func() { _ = syscall.Kill(oldBMC, syscall.SIGKILL) }) // only if the restarted rotd failed to
 
 	startRotd(t, bin, runArgs...)
 	st = waitFor(t, bin, state, "trial slot b running", func(st control.Status) bool { return st.State == "running" && st.Slot == "b" })
@@ -147,7 +168,7 @@ func TestRotdEndToEnd(t *testing.T) {
 	if out, err := exec.Command(bin, "health", "--state", state).CombinedOutput(); err != nil {
 		t.Fatalf("health: %v\n%s", err, out)
 	}
-	st = waitFor(t, bin, state, "slot b committed", func(st control.Status) bool { return st.SVNFloor == 2 })
+	waitFor(t, bin, state, "slot b committed", func(st control.Status) bool { return st.SVNFloor == 2 })
 	text, err := exec.Command(bin, "status", "--state", state).Output()
 	if err != nil || !strings.Contains(string(text), "slot b*   committed") {
 		t.Fatalf("status text: %v\n%s", err, text)

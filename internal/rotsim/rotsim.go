@@ -53,6 +53,9 @@ type Options struct {
 	ConfigKeys *manifest.KeySet
 	// ConfigRoot, when set, replaces the identity root in bmc-config.
 	ConfigRoot *x509.Certificate
+	// AliasVersion, when set, is the firmware version the alias
+	// certificate states instead of the measured one.
+	AliasVersion string
 }
 
 // RoT is a running simulated root of trust.
@@ -76,6 +79,8 @@ type RoT struct {
 	mu    sync.Mutex
 	conns map[net.Conn]struct{}
 	down  bool
+	// stalled is held (Add(1)) while the RoT does not answer.
+	stalled sync.WaitGroup
 }
 
 // New builds the simulated RoT.
@@ -128,6 +133,8 @@ func New(t testing.TB, opt Options) *RoT {
 		comps = append(comps, measure.Component{Name: c.Name, Digests: map[crypto.Hash][]byte{crypto.SHA384: bytes.Clone(c.SHA384[:])}})
 		fwids = append(fwids, dice.FWID{HashAlg: dice.OIDSHA384(), Digest: bytes.Clone(c.SHA384[:])})
 	}
+	md := manifest.Digest(ver.Signed) // as rotd: components, then the signed manifest
+	fwids = append(fwids, dice.FWID{HashAlg: dice.OIDSHA384(), Digest: md[:]})
 	blocks, err := measure.NewBlocks(comps, ver.Manifest.FirmwareVersion, ver.Manifest.SVN, ver.Signed, false)
 	if err != nil {
 		t.Fatal(err)
@@ -163,8 +170,12 @@ func New(t testing.TB, opt Options) *RoT {
 	if err != nil {
 		t.Fatal(err)
 	}
+	aliasVersion := ver.Manifest.FirmwareVersion
+	if opt.AliasVersion != "" {
+		aliasVersion = opt.AliasVersion
+	}
 	aliasCert, err := identity.IssueAlias(devKey, devCert, &aliasKey.PublicKey, identity.AliasRequest{
-		BoardID: Board, FirmwareVersion: ver.Manifest.FirmwareVersion, SVN: ver.Manifest.SVN, FWIDs: fwids,
+		BoardID: Board, FirmwareVersion: aliasVersion, SVN: ver.Manifest.SVN, FWIDs: fwids,
 		NotBefore: now.Add(-time.Hour),
 	})
 	if err != nil {
@@ -217,8 +228,30 @@ func (r *RoT) Dial(ctx context.Context) (io.ReadWriteCloser, error) {
 	if r.down {
 		return nil, errors.New("rotsim: the RoT does not answer")
 	}
-	near, far := net.Pipe()
+	near, relay := net.Pipe()
+	relay2, far := net.Pipe()
 	r.conns[far] = struct{}{}
+	r.conns[relay] = struct{}{}
+	// The relay carries the traffic; Stall holds it (a SIGSTOPped rotd).
+	pump := func(dst, src net.Conn) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			r.stalled.Wait()
+			if n > 0 {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					err = werr
+				}
+			}
+			if err != nil {
+				dst.Close()
+				src.Close()
+				return
+			}
+		}
+	}
+	go pump(relay2, relay)
+	go pump(relay, relay2)
 	go func() {
 		_, _ = r.rsp.ServeConn(context.Background(), far)
 		far.Close()
@@ -238,6 +271,13 @@ func (r *RoT) Disconnect() {
 		c.Close()
 	}
 }
+
+// Stall stops the RoT answering without closing anything (like SIGSTOP);
+// Resume lets the held traffic through.
+func (r *RoT) Stall() { r.stalled.Add(1) }
+
+// Resume ends a Stall.
+func (r *RoT) Resume() { r.stalled.Done() }
 
 // Reconnect accepts connections again.
 func (r *RoT) Reconnect() {

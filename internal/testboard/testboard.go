@@ -3,6 +3,12 @@
 // served over TLS on 127.0.0.1:0 with a fresh P-384 certificate that the returned client
 // trusts. Everything is closed in t.Cleanup.
 //
+// The service sits behind the real management-interface gate (mgmtif, gatehttp), which
+// attests a simulated root of trust (internal/rotsim: the real SPDM responder over
+// net.Pipe with a per-test identity); Start returns once the gate is Open. The gate's
+// re-checks run on the fake clock; TB.RoT makes the RoT misbehave, TB.Gate shows the
+// state. NoGate() serves the service without the gate.
+//
 //	tb := testboard.Start(t)
 //	resp, err := tb.Client.Get(tb.URL + "/redfish/v1/Systems/1") // no auth: 401
 //	req := tb.NewRequest(t, "GET", "/redfish/v1/Systems/1", nil)  // Basic auth as admin
@@ -35,6 +41,10 @@ import (
 	"github.com/ironroot-bmc/ironroot/bmc"
 	"github.com/ironroot-bmc/ironroot/bmc/account"
 	"github.com/ironroot-bmc/ironroot/bmc/clock"
+	"github.com/ironroot-bmc/ironroot/bmc/event"
+	"github.com/ironroot-bmc/ironroot/internal/rotsim"
+	"github.com/ironroot-bmc/ironroot/mgmtif"
+	"github.com/ironroot-bmc/ironroot/mgmtif/gatehttp"
 	"github.com/ironroot-bmc/ironroot/redfish"
 )
 
@@ -57,6 +67,10 @@ type TB struct {
 	AdminUser     string
 	AdminPassword string
 	Server        *httptest.Server
+	// Gate is the management-interface gate in front of the service (nil with
+	// NoGate); RoT is the simulated root of trust it attests.
+	Gate *mgmtif.Gate
+	RoT  *rotsim.RoT
 
 	mu     sync.Mutex
 	resets []string
@@ -66,6 +80,7 @@ type TB struct {
 type Option func(*options)
 
 type options struct {
+	noGate    bool
 	firstBoot bool
 	logger    *slog.Logger
 	config    func(*bmc.Config)
@@ -74,6 +89,9 @@ type options struct {
 // FirstBoot keeps the first-boot state: the admin password is the generated one and
 // PasswordChangeRequired is true.
 func FirstBoot() Option { return func(o *options) { o.firstBoot = true } }
+
+// NoGate serves the service without the management-interface gate.
+func NoGate() Option { return func(o *options) { o.noGate = true } }
 
 // Logger sets the board's and service's logger (default: discard).
 func Logger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
@@ -126,22 +144,55 @@ func Start(t testing.TB, opts ...Option) *TB {
 		Logger:            o.logger,
 		OnManagerReset:    func(rt string) { tb.recordReset("Manager.Reset " + rt) },
 		OnResetToDefaults: func() { tb.recordReset("Manager.ResetToDefaults") },
+		ExtraRegistries:   []event.Registry{gatehttp.Registry()},
 	})
 	if err != nil {
 		t.Fatalf("testboard: new service: %v", err)
 	}
 	tb.Service = svc
+	handler := svc.Handler()
+	if !o.noGate {
+		handler = tb.startGate(t, clk, o.logger)
+	}
 
 	cert, certPEM, err := selfSigned()
 	if err != nil {
 		t.Fatalf("testboard: certificate: %v", err)
 	}
-	srv := httptest.NewUnstartedServer(svc.Handler())
+	srv := httptest.NewUnstartedServer(handler)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	tb.Server, tb.URL, tb.Client, tb.CertPEM = srv, srv.URL, srv.Client(), certPEM
 	return tb
+}
+
+// startGate puts the gate in front of the service, attesting a simulated RoT, and
+// waits until it is Open.
+func (tb *TB) startGate(t testing.TB, clk *clock.Fake, log *slog.Logger) http.Handler {
+	t.Helper()
+	tb.RoT = rotsim.New(t, rotsim.Options{})
+	cfg := mgmtif.NewGateConfig(tb.RoT.BMCConfig)
+	cfg.Clock, cfg.Dial, cfg.Events, cfg.Logger = clk, tb.RoT.Dial, tb.Board, log
+	cfg.Revokers = []mgmtif.Revoker{tb.Service.RevokeAllSessions}
+	gate, err := mgmtif.NewGate(cfg)
+	if err != nil {
+		t.Fatalf("testboard: gate: %v", err)
+	}
+	tb.Gate = gate
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = gate.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	if _, err := gate.Wait(wctx, func(s mgmtif.Status) bool { return s.State == mgmtif.Open }); err != nil {
+		t.Fatalf("testboard: the gate did not open: %v", err)
+	}
+	return gatehttp.Handler(gatehttp.Config{Gate: gate}, tb.Service.Handler())
 }
 
 func (tb *TB) recordReset(what string) {

@@ -19,16 +19,15 @@ import (
 )
 
 type fixture struct {
-	t      *testing.T
-	tb     *testboard.TB
-	rot    *rotsim.RoT
-	gate   *mgmtif.Gate
-	srv    *httptest.Server
-	cancel context.CancelFunc
+	t    *testing.T
+	tb   *testboard.TB
+	rot  *rotsim.RoT
+	gate *mgmtif.Gate
+	srv  *httptest.Server
 }
 
 func newFixture(t *testing.T) *fixture {
-	tb := testboard.Start(t)
+	tb := testboard.Start(t, testboard.NoGate()) // this test builds its own gate around the service
 	rot := rotsim.New(t, rotsim.Options{})
 	cfg := mgmtif.NewGateConfig(rot.BMCConfig)
 	cfg.Clock, cfg.Dial, cfg.Events = tb.Clock, rot.Dial, tb.Board
@@ -208,5 +207,40 @@ func TestRegistry(t *testing.T) {
 		if m.NumberOfArgs != strings.Count(m.Message, "%") {
 			t.Errorf("%s: %d args, message %q", k, m.NumberOfArgs, m.Message)
 		}
+	}
+}
+
+// testboard's default: the real gate in front of the service, Open, and
+// locking when the simulated RoT misbehaves.
+func TestTestboardGate(t *testing.T) {
+	tb := testboard.Start(t)
+	if tb.Gate == nil || !tb.Gate.IsOpen() {
+		t.Fatal("testboard gate not open")
+	}
+	if resp := tb.Do(t, tb.NewRequest(t, "GET", "/redfish/v1/Systems/1", nil)); resp.StatusCode != http.StatusOK {
+		t.Fatalf("%d", resp.StatusCode)
+	}
+	tb.RoT.ReplaySignatures(true)
+	tb.Clock.Advance(tb.RoT.BMCConfig.Gate.MeasurementInterval)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if _, err := tb.Gate.Wait(ctx, func(s mgmtif.Status) bool { return s.State == mgmtif.Locked }); err != nil {
+		t.Fatal(err)
+	}
+	if resp := tb.Do(t, tb.NewRequest(t, "GET", "/redfish/v1/Systems/1", nil)); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("%d while Locked", resp.StatusCode)
+	}
+	r := tb.Do(t, tb.NewRequest(t, "GET", "/redfish/v1/Registries/IronrootGate/IronrootGate", nil))
+	if r.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("registry while Locked: %d", r.StatusCode)
+	}
+	tb.RoT.ReplaySignatures(false)
+	tb.Clock.Advance(mgmtif.DefaultRetryDelay)
+	if _, err := tb.Gate.Wait(ctx, func(s mgmtif.Status) bool { return s.State == mgmtif.Open }); err != nil {
+		t.Fatal(err)
+	}
+	r = tb.Do(t, tb.NewRequest(t, "GET", "/redfish/v1/Registries/IronrootGate/IronrootGate", nil))
+	if m := r.JSON(t); r.StatusCode != http.StatusOK || m["RegistryPrefix"] != "IronrootGate" {
+		t.Fatalf("gate registry: %d %s", r.StatusCode, r.Body)
 	}
 }

@@ -32,7 +32,7 @@ type harnessOption func(*ServerConfig)
 
 // startIPMI starts a board (IPMI enabled in its first-boot defaults, so the
 // admin account has IPMI in its AccountTypes) and an IPMI server for it.
-func startIPMI(t *testing.T, opts ...harnessOption) *harness {
+func startIPMI(t testing.TB, opts ...harnessOption) *harness {
 	t.Helper()
 	defaults := filepath.Join(t.TempDir(), "defaults.json")
 	if err := os.WriteFile(defaults, []byte(`{"ipmi_enabled": true}`), 0o600); err != nil {

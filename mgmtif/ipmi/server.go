@@ -172,6 +172,7 @@ func (s *Server) Serve(ctx context.Context, pc net.PacketConn) error {
 	stop := context.AfterFunc(ctx, func() { _ = pc.SetReadDeadline(time.Unix(1, 0)) })
 	defer stop()
 	defer s.RevokeAll("server stopped")
+	defer s.stopIdentify()
 	buf := make([]byte, 2048)
 	for {
 		n, addr, err := pc.ReadFrom(buf)
@@ -204,6 +205,16 @@ func addrPort(a net.Addr) (netip.AddrPort, bool) {
 	}
 	ap, err := netip.ParseAddrPort(a.String())
 	return ap, err == nil
+}
+
+// stopIdentify cancels a pending "identify off" timer.
+func (s *Server) stopIdentify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.identify != nil {
+		s.identify.Stop()
+		s.identify = nil
+	}
 }
 
 // RevokeAll drops every session (handshaking or active) and any SOL
@@ -377,3 +388,5 @@ func (s *Server) preSessionPlus(d datagram, from netip.AddrPort) []byte {
 	}
 	return encodePlain(payloadIPMI, 0, m.response(cc, data))
 }
+
+func udpAddr(ap netip.AddrPort) *net.UDPAddr { return net.UDPAddrFromAddrPort(ap) }

@@ -152,7 +152,7 @@ func keyID(pub *ecdsa.PublicKey) []byte {
 	return sum[:20]
 }
 
-// DeviceIDCSR builds the certificate signing request for the DeviceID key.
+// NewDeviceIDCSR builds the certificate signing request for the DeviceID key.
 func NewDeviceIDCSR(key *ecdsa.PrivateKey, boardID string) ([]byte, error) {
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject: pkix.Name{

@@ -6,6 +6,7 @@ package rottest
 
 import (
 	"bytes"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,8 +54,11 @@ type Firmware struct {
 	SVN     uint64
 	// Script is the bmcd component's shell script body (after #!/bin/sh).
 	Script string
-	// Config is the bmc-config component's content.
+	// Config is the bmc-config component's content (default: a valid
+	// bmc-config for Board with the vendor's keys and identity root).
 	Config []byte
+	// Extra, when set, is added as a host-bios component (bulk payload).
+	Extra []byte
 }
 
 // BMCScript returns the bmcd component bytes of fw.
@@ -81,16 +85,27 @@ func (v *Vendor) BundleBytes(fw Firmware) ([]byte, error) {
 	script := fw.BMCScript()
 	cfg := fw.Config
 	if cfg == nil {
-		cfg = []byte("test config " + fw.Version)
+		c := manifest.BMCConfig{
+			BoardID: fw.Board, IdentityRoots: []*x509.Certificate{v.Root.Cert}, VendorKeys: v.Keys,
+			Gate: manifest.GatePolicy{MeasurementInterval: 10 * time.Second, HeartbeatPeriod: 30 * time.Second, MinSVN: fw.SVN},
+		}
+		var err error
+		if cfg, err = c.Encode(); err != nil {
+			return nil, fmt.Errorf("encoding test bmc-config: %w", err)
+		}
+	}
+	comps := []images.ComponentSource{
+		{Name: manifest.ComponentBMCD, Version: fw.Version, Content: bytes.NewReader(script), Size: int64(len(script))},
+		{Name: manifest.ComponentBMCConfig, Version: fw.Version, Content: bytes.NewReader(cfg), Size: int64(len(cfg))},
+	}
+	if fw.Extra != nil {
+		comps = append(comps, images.ComponentSource{Name: manifest.ComponentHostBIOS, Version: fw.Version, Content: bytes.NewReader(fw.Extra), Size: int64(len(fw.Extra))})
 	}
 	var out bytes.Buffer
 	_, err := images.Build(&out, images.Meta{
 		BoardID: fw.Board, FirmwareVersion: fw.Version, SVN: fw.SVN,
 		BuildTime: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC),
-	}, []images.ComponentSource{
-		{Name: manifest.ComponentBMCD, Version: fw.Version, Content: bytes.NewReader(script), Size: int64(len(script))},
-		{Name: manifest.ComponentBMCConfig, Version: fw.Version, Content: bytes.NewReader(cfg), Size: int64(len(cfg))},
-	}, v.Signers)
+	}, comps, v.Signers)
 	if err != nil {
 		return nil, fmt.Errorf("building test bundle: %w", err)
 	}

@@ -23,6 +23,9 @@ type Config struct {
 	Image *Image
 	// Args are the arguments after argv[0] (argv[0] is the image's name).
 	Args []string
+	// ExtraFiles become the child's descriptors 4, 5, ... (sealed images
+	// the BMC reads, such as the verified bmc-config).
+	ExtraFiles []*os.File
 	// Env is the child's environment (nil: rotd's).
 	Env            []string
 	Stdout, Stderr io.Writer
@@ -51,7 +54,7 @@ func Start(cfg Config) (*Child, error) {
 		Env:        cfg.Env,
 		Stdout:     cfg.Stdout,
 		Stderr:     cfg.Stderr,
-		ExtraFiles: []*os.File{cfg.Image.File()},
+		ExtraFiles: append([]*os.File{cfg.Image.File()}, cfg.ExtraFiles...),
 	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting BMC from sealed image %s: %w", cfg.Image.Name, err)
@@ -62,13 +65,13 @@ func Start(cfg Config) (*Child, error) {
 		close(c.done)
 	}()
 	if cfg.PIDFile != "" {
-		st, err := startTime(cmd.Process.Pid)
-		if err == nil {
-			err = record.WriteFile(cfg.PIDFile, fmt.Appendf(nil, "%d %d\n", cmd.Process.Pid, st), 0o600)
-		}
-		if err != nil {
-			c.Stop()
-			return nil, fmt.Errorf("writing BMC pidfile: %w", err)
+		// A child that already exited (and was reaped) has no /proc
+		// entry: there is nothing a later rotd would have to end.
+		if st, err := startTime(cmd.Process.Pid); err == nil {
+			if err := record.WriteFile(cfg.PIDFile, fmt.Appendf(nil, "%d %d\n", cmd.Process.Pid, st), 0o600); err != nil {
+				c.Stop()
+				return nil, fmt.Errorf("writing BMC pidfile: %w", err)
+			}
 		}
 	}
 	return c, nil

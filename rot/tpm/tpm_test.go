@@ -148,3 +148,23 @@ func TestSwtpmPowerOnResetsPCRs(t *testing.T) {
 		t.Fatalf("floor after power-on = %d, %v", floor, err)
 	}
 }
+
+func FuzzParseFuses(f *testing.F) {
+	good, _ := Fuses{KeySetHash: sha512.Sum384([]byte("k")), BoardID: "board", CounterBase: 7}.marshal()
+	f.Add(good)
+	f.Add(make([]byte, fuseSize))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fu, err := parseFuses(b)
+		if err != nil {
+			return
+		}
+		enc, err := fu.marshal()
+		if err != nil {
+			t.Fatalf("parsed fuses do not encode: %v", err)
+		}
+		back, err := parseFuses(enc)
+		if err != nil || back != fu {
+			t.Fatalf("round trip: %+v != %+v (%v)", back, fu, err)
+		}
+	})
+}

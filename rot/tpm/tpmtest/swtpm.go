@@ -26,15 +26,21 @@ type Swtpm struct {
 // Spec is the --tpm value for rotd.
 func (s *Swtpm) Spec() string { return "swtpm:" + s.Data + "," + s.Ctrl }
 
-// Path finds swtpm or fails the test with how to install it.
+// Path finds swtpm ($IRONROOT_SWTPM if set, else swtpm on PATH or in
+// /usr/bin) or fails the test saying how to install it.
 func Path(t testing.TB) string {
 	t.Helper()
-	for _, p := range []string{"swtpm", "/usr/bin/swtpm"} {
+	name := os.Getenv("IRONROOT_SWTPM")
+	candidates := []string{name}
+	if name == "" {
+		candidates = []string{"swtpm", "/usr/bin/swtpm"}
+	}
+	for _, p := range candidates {
 		if path, err := exec.LookPath(p); err == nil {
 			return path
 		}
 	}
-	t.Fatalf("swtpm is not installed: this test needs Debian's swtpm (apt-get install swtpm swtpm-tools; .ci/run installs it through `make deps`)")
+	t.Fatalf("swtpm is not installed (looked for %v): this test needs Debian's swtpm for a RoT TPM that survives a rotd restart; apt-get install swtpm swtpm-tools (.ci/run installs it through `make deps`)", candidates)
 	return ""
 }
 

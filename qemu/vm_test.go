@@ -1,0 +1,54 @@
+package qemu
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseUsernet(t *testing.T) {
+	out := `Hub -1 (n0):
+  Protocol[State]    FD  Source Address  Port   Dest. Address  Port RecvQ SendQ
+  TCP[HOST_FORWARD]  13       127.0.0.1 35423       10.0.2.15   443     0     0
+  UDP[HOST_FORWARD]  14       127.0.0.1 41233       10.0.2.15   623     0     0
+  TCP[ESTABLISHED]   20       127.0.0.1 50000       10.0.2.15   443     0     0
+`
+	got := ParseUsernet(out)
+	if len(got) != 2 || got["tcp/443"] != 35423 || got["udp/623"] != 41233 {
+		t.Errorf("ParseUsernet = %v", got)
+	}
+}
+
+func TestArgs(t *testing.T) {
+	a := Args(Config{BoardID: "b1", RunDir: "/r", StateDisk: "/s/disk.img", RedfishPort: 0, IPMIPort: 16230,
+		TPMSocket: "/r/tpm.sock", RoTLink: "ttyS1", Now: func() time.Time { return time.Unix(1795000000, 0) }})
+	line := strings.Join(a, " ")
+	for _, want := range []string{
+		"-M q35", "-accel tcg", "-no-reboot", "-kernel /proc/self/fd/3", "-initrd /proc/self/fd/4",
+		"hostfwd=tcp:127.0.0.1:0-10.0.2.15:443", "hostfwd=udp:127.0.0.1:16230-10.0.2.15:623",
+		"virtio-net-pci,netdev=n0,romfile=", "virtio-blk-pci,drive=state0", "tpm-tis,tpmdev=tpm0",
+		"socket,id=rot0,path=/r/rotlink.sock,server=on,wait=off", "-monitor unix:/r/monitor.sock,server=on,wait=off",
+	} {
+		if !strings.Contains(line, want) {
+			t.Errorf("QEMU command line lacks %q:\n%s", want, line)
+		}
+	}
+	i := slices.Index(a, "-append")
+	if i < 0 {
+		t.Fatal("no -append")
+	}
+	for _, want := range []string{"console=ttyS0", "panic=-1", "ironroot.board=b1", "ironroot.epoch=1795000000",
+		"ironroot.state=vda", "ironroot.rotlink=ttyS1"} {
+		if !slices.Contains(strings.Fields(a[i+1]), want) {
+			t.Errorf("kernel command line %q lacks %q", a[i+1], want)
+		}
+	}
+	// Every forward is on loopback; the serial order is console (COM1), RoT link (COM2).
+	if strings.Contains(line, "hostfwd=tcp::") || strings.Contains(line, "hostfwd=udp::") {
+		t.Errorf("a forward is not bound to 127.0.0.1: %s", line)
+	}
+	if s := strings.Index(line, "chardev:con0"); s < 0 || s > strings.Index(line, "chardev:rot0") {
+		t.Errorf("serial order: %s", line)
+	}
+}
