@@ -35,7 +35,9 @@ type Board struct {
 	// NoStateDisk and NoRoTLink leave those out (the minimal baseline image).
 	NoStateDisk, NoRoTLink bool
 	Console                io.Writer
-	Logger                 *slog.Logger
+	// ConsoleInput feeds the console (DEBUG images); see Config.ConsoleInput.
+	ConsoleInput io.Reader
+	Logger       *slog.Logger
 
 	tpm *BMCTPM
 }
@@ -64,6 +66,12 @@ func (b *Board) PowerOn(ctx context.Context) (*VM, *Console, error) {
 	}
 	tpmSock := ""
 	if b.BMCTPM {
+		// QEMU sends swtpm CMD_SHUTDOWN when it exits, so the BMC TPM ends with every VM;
+		// the board starts it again (same state directory: its NV and keys persist).
+		if b.tpm != nil && !b.tpm.Running() {
+			b.tpm.Stop()
+			b.tpm = nil
+		}
 		if b.tpm == nil {
 			t, err := StartBMCTPM(ctx, filepath.Join(b.StateDir, "tpm-bmc"), b.runDir(), b.Console)
 			if err != nil {
@@ -82,6 +90,7 @@ func (b *Board) PowerOn(ctx context.Context) (*VM, *Console, error) {
 		BoardID: b.ID, Kernel: fw.Kernel, Initrd: fw.Initrd, RunDir: b.runDir(),
 		StateDisk: disk, RedfishPort: b.RedfishPort, IPMIPort: b.IPMIPort,
 		TPMSocket: tpmSock, RoTLink: rot, Console: con, Logger: b.Logger, Accel: b.Accel,
+		ConsoleInput: b.ConsoleInput,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -15,9 +15,10 @@ import (
 )
 
 // BMCTPM is the BMC's own TPM: a swtpm (TPM 2.0, socket mode) attached to the VM as
-// tpm-tis. It runs without --terminate, so it outlives a VM restart (a BMC reset keeps
-// the TPM's persistent state; QEMU sends it CMD_INIT at every power-on). It is never
-// the RoT TPM, which only rotd talks to.
+// tpm-tis. Its state directory belongs to the board, so the TPM's persistent state
+// survives BMC resets; the process itself ends with each VM (QEMU sends CMD_SHUTDOWN on
+// exit) and Board.PowerOn starts it again. It is never the RoT TPM, which only rotd
+// talks to.
 type BMCTPM struct {
 	cmd  *exec.Cmd
 	sock string
@@ -70,6 +71,16 @@ func StartBMCTPM(ctx context.Context, stateDir, runDir string, log io.Writer) (*
 			t.Stop()
 			return nil, fmt.Errorf("swtpm control socket %s: %w", sock, err)
 		}
+	}
+}
+
+// Running reports whether swtpm is still running.
+func (t *BMCTPM) Running() bool {
+	select {
+	case <-t.done:
+		return false
+	default:
+		return true
 	}
 }
 

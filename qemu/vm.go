@@ -56,6 +56,9 @@ type Config struct {
 	RoTLink string
 	// Console receives the guest's serial console (ttyS0).
 	Console io.Writer
+	// ConsoleInput, when set, feeds the console (DEBUG images with a shell); QEMU's
+	// monitor is then multiplexed on it too: Ctrl-A x quits, Ctrl-A c switches.
+	ConsoleInput io.Reader
 	// Memory in MiB (default 512), SMP (default 2), Accel (default tcg: KVM is opt-in).
 	Memory, SMP int
 	Accel       string
@@ -131,7 +134,11 @@ func Args(cfg Config) []string {
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-kernel", "/proc/self/fd/3", "-initrd", "/proc/self/fd/4",
 		"-append", strings.Join(appendLine, " "),
-		"-chardev", "stdio,id=con0,signal=off", "-serial", "chardev:con0",
+	}
+	if cfg.ConsoleInput != nil {
+		a = append(a, "-chardev", "stdio,id=con0,signal=off,mux=on", "-serial", "chardev:con0", "-mon", "chardev=con0,mode=readline")
+	} else {
+		a = append(a, "-chardev", "stdio,id=con0,signal=off", "-serial", "chardev:con0")
 	}
 	if cfg.RoTLink != "" {
 		a = append(a, "-chardev", "socket,id=rot0,path="+filepath.Join(cfg.RunDir, "rotlink.sock")+",server=on,wait=off",
@@ -179,6 +186,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	}
 	cmd := exec.Command(bin, Args(cfg)...)
 	cmd.ExtraFiles = []*os.File{cfg.Kernel.File(), cfg.Initrd.File()}
+	cmd.Stdin = cfg.ConsoleInput
 	cmd.Stdout = cfg.Console
 	cmd.Stderr = cfg.Console
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -322,13 +322,20 @@ func startWatchdog(ctx context.Context, log *slog.Logger) error {
 
 // Shutdown ends the guest after bmcd's run returned status code: it syncs and unmounts
 // the state disk, says why on the console, and restarts the machine (QEMU, run with
-// -no-reboot, exits: the supervisor sees a BMC reset). It does not return on success.
+// -no-reboot, exits: the supervisor sees a BMC reset). It does not return on success,
+// except in a DEBUG image (one with /bin/defaultsh), where it returns nil so bmcd exits
+// and u-root's init starts the shell.
 func Shutdown(cfg Config, code int) error {
 	unix.Sync()
 	if cfg.StateDir != "" {
 		if err := unix.Unmount(StateMount, 0); err != nil {
 			fmt.Fprintf(os.Stderr, "guest: unmount %s: %v\n", StateMount, err)
 		}
+	}
+	if _, err := os.Stat("/bin/defaultsh"); err == nil {
+		// DEBUG image: let u-root's init start the shell instead of resetting.
+		fmt.Printf("ironroot: bmcd exited with status %d; DEBUG image: starting the shell\n", code)
+		return nil
 	}
 	fmt.Printf("ironroot: bmcd exited with status %d; resetting the BMC\n", code)
 	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {

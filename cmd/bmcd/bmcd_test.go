@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ironroot-bmc/ironroot/internal/rotsim"
 )
 
 // bmcdBin is the bmcd binary built by TestMain.
@@ -95,13 +97,31 @@ type readyInfo struct {
 	Redfish string `json:"redfish"`
 }
 
-// startBMCD starts bmcd on state and waits (at most 60 s) until its ready file names
-// the Redfish URL. The process is killed and reaped in Cleanup.
+// startBMCD starts bmcd on state behind a simulated root of trust (internal/rotsim: the
+// real SPDM responder with a test identity, on 127.0.0.1:0) that hands bmcd its verified
+// bmc-config as a sealed memfd, as rotd does. It waits (at most 60 s) until the ready file
+// names the Redfish URL and the gate has opened. The process is killed and reaped in Cleanup.
 func startBMCD(tb testing.TB, state string) *proc {
+	tb.Helper()
+	rot := rotsim.New(tb, rotsim.Options{})
+	p := launchBMCD(tb, state, rot)
+	p.waitGateOpen()
+	return p
+}
+
+// launchBMCD starts bmcd and waits for its ready file. With a nil rot, bmcd gets no
+// verified bmc-config and no RoT link.
+func launchBMCD(tb testing.TB, state string, rot *rotsim.RoT) *proc {
 	tb.Helper()
 	readyFile := filepath.Join(tb.TempDir(), "ready.json")
 	p := &proc{tb: tb, state: state, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(bmcdBin, "--state", state, "--redfish-addr", "127.0.0.1:0", "--ready-file", readyFile)
+	args := []string{"--state", state, "--redfish-addr", "127.0.0.1:0", "--ipmi-addr", "127.0.0.1:0", "--ready-file", readyFile}
+	p.cmd = exec.Command(bmcdBin)
+	if rot != nil {
+		p.cmd.ExtraFiles = []*os.File{rot.BMCConfigMemfd(tb)} // fd 3 in bmcd
+		args = append(args, "--bmc-config-fd", "3", "--rot-addr", rot.ListenTCP(tb))
+	}
+	p.cmd.Args = append(p.cmd.Args, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		tb.Fatalf("start bmcd: %v", err)
@@ -752,4 +772,62 @@ func BenchmarkBMCDRSS(b *testing.B) {
 	final := vmRSS(b, p.cmd.Process.Pid)
 	b.ReportMetric(idle/(1<<20), "idle-RSS-MB")
 	b.ReportMetric(max(at200, final)/(1<<20), "200conn-RSS-MB")
+}
+
+// waitGateOpen waits (at most 30 s) until bmcd's gate has attested the RoT: an
+// unauthenticated request for a protected URI then gets 401, not the gate's 503.
+func (p *proc) waitGateOpen() {
+	p.tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r := p.do("GET", "/redfish/v1/SessionService", "", nil)
+		if r.status == http.StatusUnauthorized {
+			return
+		}
+		if r.status != http.StatusServiceUnavailable {
+			p.tb.Fatalf("waiting for the gate: GET SessionService answered %d, want 503 then 401", r.status)
+		}
+		if time.Now().After(deadline) {
+			p.tb.Fatalf("the gate did not open within 30 s\nstdout: %s\nstderr: %s", p.stdout, p.stderr)
+		}
+		select {
+		case <-p.done:
+			p.tb.Fatalf("bmcd exited while the gate attested: %v\nstderr: %s", p.status, p.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Without a verified bmc-config from the root of trust, bmcd fails closed: discovery
+// answers, everything else is 503 with Retry-After, even with valid credentials, and
+// IPMI answers nothing.
+func TestWithoutVerifiedConfigEveryInterfaceStaysClosed(t *testing.T) {
+	t.Parallel()
+	state := filepath.Join(t.TempDir(), "state")
+	p := launchBMCD(t, state, nil)
+	if r := p.do("GET", "/redfish/v1", "", nil); r.status != http.StatusOK {
+		t.Errorf("GET /redfish/v1 (discovery) = %d, want 200", r.status)
+	}
+	pw := initialPassword(t, state)
+	req, err := http.NewRequest("GET", p.url+"/redfish/v1/Systems/1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("admin", pw)
+	resp, err := p.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("GET Systems/1 with valid credentials and no attested RoT = %d (Retry-After %q), want 503 with Retry-After",
+			resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if !bytes.Contains(body, []byte("Base.1.22.ServiceTemporarilyUnavailable")) {
+		t.Errorf("503 body lacks Base ServiceTemporarilyUnavailable: %s", body)
+	}
+	if r := p.do("POST", "/redfish/v1/SessionService/Sessions", "", map[string]string{"UserName": "admin", "Password": pw}); r.status != http.StatusServiceUnavailable {
+		t.Errorf("login with no attested RoT = %d, want 503", r.status)
+	}
 }

@@ -28,9 +28,13 @@ import (
 
 	"github.com/ironroot-bmc/ironroot/bmc"
 	"github.com/ironroot-bmc/ironroot/bmc/clock"
+	"github.com/ironroot-bmc/ironroot/bmc/event"
 	"github.com/ironroot-bmc/ironroot/bmc/guest"
 	"github.com/ironroot-bmc/ironroot/bmc/record"
 	"github.com/ironroot-bmc/ironroot/bmc/tlsidentity"
+	"github.com/ironroot-bmc/ironroot/mgmtif/console"
+	"github.com/ironroot-bmc/ironroot/mgmtif/gatehttp"
+	"github.com/ironroot-bmc/ironroot/mgmtif/ipmi"
 	"github.com/ironroot-bmc/ironroot/redfish"
 )
 
@@ -43,6 +47,10 @@ var version = "dev"
 type options struct {
 	stateDir    string
 	redfishAddr string
+	ipmiAddr    string
+	rotAddr     string
+	rotDev      string
+	bmcConfigFD int
 	defaults    string
 	readyFile   string
 	logLevel    string
@@ -52,6 +60,10 @@ func main() {
 	var o options
 	flag.StringVar(&o.stateDir, "state", "", "BMC state directory (created on first boot)")
 	flag.StringVar(&o.redfishAddr, "redfish-addr", "127.0.0.1:8443", "address the Redfish HTTPS service listens on")
+	flag.StringVar(&o.ipmiAddr, "ipmi-addr", "127.0.0.1:6230", "UDP address IPMI over LAN (RMCP+) listens on; empty: no IPMI")
+	flag.StringVar(&o.rotAddr, "rot-addr", "", "TCP address of the root of trust's SPDM responder (the sim board's RoT link)")
+	flag.StringVar(&o.rotDev, "rot-dev", "", "serial device of the RoT link (QEMU x86: /dev/ttyS1); instead of -rot-addr")
+	flag.IntVar(&o.bmcConfigFD, "bmc-config-fd", -1, "descriptor of the verified bmc-config (a sealed memfd rotd passes); without it every interface stays closed")
 	flag.StringVar(&o.defaults, "defaults", "", "first-boot defaults file (JSON), read only when the state directory is created")
 	flag.StringVar(&o.readyFile, "ready-file", "", "file to write the bound addresses to (JSON) once serving")
 	flag.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -90,6 +102,7 @@ func main() {
 // ready is what the ready file holds: the addresses bmcd bound, for the launcher and tests.
 type ready struct {
 	Redfish string `json:"redfish"`
+	IPMI    string `json:"ipmi,omitempty"`
 	PID     int    `json:"pid"`
 }
 
@@ -111,6 +124,13 @@ func run(o options, log *slog.Logger) (int, error) {
 		return 1, fmt.Errorf("listen for Redfish on %s: %w", o.redfishAddr, err)
 	}
 	defer ln.Close()
+	var ipmiPC net.PacketConn
+	if o.ipmiAddr != "" {
+		if ipmiPC, err = net.ListenPacket("udp", o.ipmiAddr); err != nil {
+			return 1, fmt.Errorf("listen for IPMI on %s: %w", o.ipmiAddr, err)
+		}
+		defer ipmiPC.Close()
+	}
 	board, first, err := bmc.Open(ctx, bmc.Config{
 		HTTPSPort:       ln.Addr().(*net.TCPAddr).Port,
 		StateDir:        o.stateDir,
@@ -149,8 +169,9 @@ func run(o options, log *slog.Logger) (int, error) {
 		}
 	}
 	svc, err := redfish.New(redfish.Config{
-		Board:  board,
-		Logger: log,
+		Board:           board,
+		Logger:          log,
+		ExtraRegistries: []event.Registry{gatehttp.Registry()},
 		OnManagerReset: func(resetType string) {
 			log.Info("manager reset requested", "type", resetType)
 			request(stopReset)
@@ -164,8 +185,34 @@ func run(o options, log *slog.Logger) (int, error) {
 		return 1, fmt.Errorf("start Redfish service: %w", err)
 	}
 
+	// The simulated host's serial console, which IPMI Serial over LAN attaches to.
+	hostConsole := console.New(board.Clock, board.Power.State, board.ID())
+	defer hostConsole.Stop()
+	var gateOpen interface{ IsOpen() bool } = closedGate{}
+	ipmiSrv, err := ipmi.NewServer(ipmi.ServerConfig{
+		Board:   board,
+		Logger:  log,
+		Console: hostConsole,
+		Gate:    ipmi.GateFunc(func() bool { return gateOpen.IsOpen() }),
+	})
+	if err != nil {
+		return 1, fmt.Errorf("start IPMI server: %w", err)
+	}
+
+	gate, err := newGate(o, board, log, svc.RevokeAllSessions, ipmiSrv.RevokeAll)
+	if err != nil {
+		return 1, err
+	}
+	var gateState gatehttp.StateSource = closedGate{}
+	gateDone := make(chan error, 1)
+	if gate != nil {
+		gateOpen, gateState = gate, gate
+		go func() { gateDone <- gate.Run(ctx) }()
+		go reportGateOpen(ctx, gate, log)
+	}
+
 	srv := &http.Server{
-		Handler:           svc.Handler(),
+		Handler:           gatehttp.Handler(gatehttp.Config{Gate: gateState}, svc.Handler()),
 		TLSConfig:         id.ServerConfig(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -180,8 +227,19 @@ func run(o options, log *slog.Logger) (int, error) {
 	url := "https://" + ln.Addr().String()
 	fmt.Printf("redfish: listening on %s\n", url)
 	log.Info("serving Redfish", "url", url)
+	rd := ready{Redfish: url, PID: os.Getpid()}
+
+	ipmiCtx, stopIPMI := context.WithCancel(ctx)
+	defer stopIPMI()
+	ipmiDone := make(chan error, 1)
+	if ipmiPC != nil {
+		go func() { ipmiDone <- ipmiSrv.Serve(ipmiCtx, ipmiPC) }()
+		rd.IPMI = ipmiPC.LocalAddr().String()
+		fmt.Printf("ipmi: listening on udp %s\n", rd.IPMI)
+		log.Info("serving IPMI over LAN", "addr", rd.IPMI, "enabled", board.NetworkProtocol().IPMIEnabled)
+	}
 	if o.readyFile != "" {
-		b, _ := json.Marshal(ready{Redfish: url, PID: os.Getpid()})
+		b, _ := json.Marshal(rd)
 		if err := record.WriteFile(o.readyFile, b, 0o644); err != nil {
 			return 1, fmt.Errorf("write ready file: %w", err)
 		}
@@ -194,6 +252,10 @@ func run(o options, log *slog.Logger) (int, error) {
 	case reason = <-stop:
 	case err := <-serveErr:
 		return 1, fmt.Errorf("serve Redfish: %w", err)
+	case err := <-ipmiDone:
+		return 1, fmt.Errorf("serve IPMI: %w", err)
+	case err := <-gateDone:
+		return 1, fmt.Errorf("gate: %w", err)
 	}
 
 	// Finish in-flight requests (the reset's own 204 among them), then flush state.
@@ -201,6 +263,12 @@ func run(o options, log *slog.Logger) (int, error) {
 	defer cancelShutdown()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("Redfish shutdown", "err", err)
+	}
+	stopIPMI()
+	if ipmiPC != nil {
+		if err := <-ipmiDone; err != nil {
+			log.Warn("IPMI shutdown", "err", err)
+		}
 	}
 	switch reason {
 	case stopResetToDefaults:

@@ -63,6 +63,8 @@ type RoT struct {
 	Vendor *rottest.Vendor
 	// BMCConfig is the verified bmc-config of the bundle (the gate's anchors).
 	BMCConfig *manifest.BMCConfig
+	// BMCConfigBytes is its encoding, as the bundle component carries it.
+	BMCConfigBytes []byte
 	Manifest  *manifest.Manifest
 	Boot      attestation.Boot
 	UDS       identity.UDS
@@ -186,7 +188,7 @@ func New(t testing.TB, opt Options) *RoT {
 		t.Fatal(err)
 	}
 	r := &RoT{
-		Vendor: v, BMCConfig: parsed, Manifest: ver.Manifest, UDS: uds, SealingKey: seal,
+		Vendor: v, BMCConfig: parsed, BMCConfigBytes: cfgBytes, Manifest: ver.Manifest, UDS: uds, SealingKey: seal,
 		Healthy: make(chan string, 16), signer: &replaySigner{Signer: aliasKey}, devKey: devKey, t: t,
 		conns: map[net.Conn]struct{}{},
 	}

@@ -101,6 +101,12 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	board := &qemu.Board{ID: o.board, StateDir: o.stateDir, Bundle: bundle, Keys: keys,
 		Policy:      manifest.Policy{BoardID: o.board, MinSVN: o.svn},
 		RedfishPort: o.redfishPort, IPMIPort: o.ipmiPort, BMCTPM: true, Console: os.Stdout, Logger: log, Accel: o.accel}
+	if o.debug {
+		// The shell needs the terminal; QEMU owns it until Ctrl-A x, and the board is not
+		// powered on again after that.
+		board.ConsoleInput = os.Stdin
+		fmt.Fprintln(os.Stderr, "qemu board: DEBUG image: the shell starts when bmcd exits; Ctrl-A x quits QEMU")
+	}
 	defer board.Close()
 	for resets := 0; resets <= o.maxResets; resets++ {
 		vm, con, err := board.PowerOn(ctx)
@@ -109,7 +115,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		}
 		reset, err := watch(ctx, vm, con, o, log)
 		vm.Stop()
-		if err != nil || !reset {
+		if err != nil || !reset || o.debug {
 			return err
 		}
 		log.Info("BMC reset: re-verifying the bundle before the next power-on", "resets", resets+1)
