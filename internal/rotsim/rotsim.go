@@ -65,9 +65,9 @@ type RoT struct {
 	BMCConfig *manifest.BMCConfig
 	// BMCConfigBytes is its encoding, as the bundle component carries it.
 	BMCConfigBytes []byte
-	Manifest  *manifest.Manifest
-	Boot      attestation.Boot
-	UDS       identity.UDS
+	Manifest       *manifest.Manifest
+	Boot           attestation.Boot
+	UDS            identity.UDS
 	// SealingKey is what GetSealingKey answers.
 	SealingKey []byte
 	// Healthy counts ReportHealthy messages.
