@@ -12,7 +12,7 @@ export IRONROOT_SHARED
 # Debian packages the tests need; .ci/run installs them through `make deps`.
 DEBIAN_PACKAGES := redfishtool swtpm swtpm-tools gcc libssl-dev ipmitool freeipmi-tools
 
-CMDS := bmcd spdmctl fwbundle rotd
+CMDS := bmcd spdmctl fwbundle rotd bmcctl
 
 .PHONY: all build run sim-bundle test lint conformance bench deps clean
 
@@ -50,7 +50,7 @@ conformance:
 
 ## bench: speed and memory targets (figures are ratios against baselines run alongside)
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m ./redfish/ ./cmd/bmcd/ ./spdm/ ./bmc/account/ ./rot/ ./images/ ./mgmtif/ ./mgmtif/ipmi/
+	$(GO) test -run '^$$' -bench . -benchtime 3s -timeout 30m ./redfish/ ./cmd/bmcd/ ./spdm/ ./bmc/account/ ./rot/ ./images/ ./mgmtif/ ./mgmtif/ipmi/ ./internal/e2e/
 
 ## deps: install the Debian packages the tests need (as root)
 deps:

@@ -94,6 +94,8 @@ type Status struct {
 	Since time.Time
 	// Passes counts appraisals that passed since the gate started.
 	Passes uint64
+	// Checked is when the last appraisal passed, on the gate's Clock.
+	Checked time.Time
 	// Result is the last good appraisal while Open (nil otherwise).
 	Result *attest.Result
 }
@@ -428,6 +430,7 @@ func (g *Gate) passLocked(ctx context.Context) error {
 	}
 	g.update(func(s *Status) {
 		s.Passes++
+		s.Checked = g.cfg.Clock.Now()
 		s.Result = res
 	})
 	return nil

@@ -32,6 +32,8 @@ type Board struct {
 	BMCTPM bool
 	// Accel is QEMU's accelerator (default tcg; kvm is opt-in, see the boot facts).
 	Accel string
+	// CPU is QEMU's -cpu model (default: QEMU's).
+	CPU string
 	// NoStateDisk and NoRoTLink leave those out (the minimal baseline image).
 	NoStateDisk, NoRoTLink bool
 	Console                io.Writer
@@ -89,7 +91,7 @@ func (b *Board) PowerOn(ctx context.Context) (*VM, *Console, error) {
 	vm, err := Start(ctx, Config{
 		BoardID: b.ID, Kernel: fw.Kernel, Initrd: fw.Initrd, RunDir: b.runDir(),
 		StateDisk: disk, RedfishPort: b.RedfishPort, IPMIPort: b.IPMIPort,
-		TPMSocket: tpmSock, RoTLink: rot, Console: con, Logger: b.Logger, Accel: b.Accel,
+		TPMSocket: tpmSock, RoTLink: rot, Console: con, Logger: b.Logger, Accel: b.Accel, CPU: b.CPU,
 		ConsoleInput: b.ConsoleInput,
 	})
 	if err != nil {
@@ -182,6 +184,14 @@ func (c *Console) Credentials() (user, password string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.user, c.pw
+}
+
+// ExitLine is bmcd's last "bmcd exited with status N" line ("" if none was printed:
+// a crash, the watchdog, or a power-off from outside).
+func (c *Console) ExitLine() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.exitLine
 }
 
 // Tail is the last part of the console output.

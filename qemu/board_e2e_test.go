@@ -3,9 +3,15 @@ package qemu_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"os"
 	"os/exec"
@@ -70,7 +76,7 @@ func setupE2E(t *testing.T) *e2e {
 }
 
 // bundle builds (cached) img and signs kernel + initramfs + modules into a bundle.
-func (e *e2e) bundle(t *testing.T, ctx context.Context, img uroot.Image) string {
+func (e *e2e) bundle(t *testing.T, ctx context.Context, img uroot.Image, bmcConfig string) string {
 	t.Helper()
 	b := uroot.Builder{RepoDir: e.repo, BuildDir: e.build}
 	start := time.Now()
@@ -86,6 +92,7 @@ func (e *e2e) bundle(t *testing.T, ctx context.Context, img uroot.Image) string 
 	err = qemu.BuildBundle(out, qemu.BundleSpec{
 		Meta:   images.Meta{BoardID: testBoardID, FirmwareVersion: "e2e-" + img.Name, SVN: 1, BuildTime: time.Now()},
 		Kernel: filepath.Join(e.kernel, "vmlinuz"), Initramfs: initramfs, Modules: mods, KeysDir: e.keysDir,
+		BMCConfig: bmcConfig,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +100,37 @@ func (e *e2e) bundle(t *testing.T, ctx context.Context, img uroot.Image) string 
 	t.Logf("image %s: initramfs %s, modules %s, bundle %s (built in %s)", img.Name,
 		size(initramfs), size(mods), size(out), time.Since(start).Round(time.Millisecond))
 	return out
+}
+
+// bmcConfig writes a bmc-config naming a test identity root and the test vendor keys.
+func (e *e2e) bmcConfig(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "e2e identity root"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := manifest.BMCConfig{BoardID: testBoardID, IdentityRoots: []*x509.Certificate{root}, VendorKeys: e.keys,
+		Gate: manifest.GatePolicy{MeasurementInterval: 30 * time.Second, HeartbeatPeriod: 10 * time.Second, MinSVN: 1}}
+	data, err := cfg.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "bmc-config.cbor")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func size(path string) string {
@@ -159,14 +197,15 @@ func TestQEMUBoardRedfish(t *testing.T) {
 	e := setupE2E(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	bmcBundle := e.bundle(t, ctx, uroot.BMC("amd64", false))
-	minBundle := e.bundle(t, ctx, uroot.Minimal("amd64"))
+	bmcBundle := e.bundle(t, ctx, uroot.BMC("amd64", false), e.bmcConfig(t))
+	minBundle := e.bundle(t, ctx, uroot.Minimal("amd64"), "")
 
 	// Baseline: the same kernel booting a u-root image that only answers HTTP.
 	var baseline time.Duration
 	{
 		board := &qemu.Board{ID: testBoardID, StateDir: t.TempDir(), Bundle: minBundle, Keys: e.keys,
-			Policy: manifest.Policy{BoardID: testBoardID}, IPMIPort: -1, NoStateDisk: true, NoRoTLink: true}
+			Policy: manifest.Policy{BoardID: testBoardID}, IPMIPort: -1, NoStateDisk: true, NoRoTLink: true,
+			CPU: os.Getenv("IRONROOT_QEMU_CPU")}
 		vm, _ := e.boot(t, ctx, board)
 		port, _, err := vm.Forwards(ctx)
 		if err != nil || port == 0 {
@@ -184,7 +223,7 @@ func TestQEMUBoardRedfish(t *testing.T) {
 
 	// The BMC image: bmcd as uinit, state disk, BMC TPM, RoT link on COM2.
 	board := &qemu.Board{ID: testBoardID, StateDir: t.TempDir(), Bundle: bmcBundle, Keys: e.keys,
-		Policy: manifest.Policy{BoardID: testBoardID}, BMCTPM: true}
+		Policy: manifest.Policy{BoardID: testBoardID}, BMCTPM: true, CPU: os.Getenv("IRONROOT_QEMU_CPU")}
 	vm, con := e.boot(t, ctx, board)
 	t.Logf("QEMU pid %d, BMC TPM swtpm pid %d", vm.PID(), board.TPMPID())
 	port, ipmiPort, err := vm.Forwards(ctx)
@@ -237,6 +276,9 @@ func TestQEMUBoardRedfish(t *testing.T) {
 	}
 	if bytes.Contains([]byte(con.Tail()), []byte("Kernel panic")) {
 		t.Errorf("kernel panic on the BMC console")
+	}
+	if strings.Contains(con.Tail(), "no verified bmc-config") {
+		t.Errorf("bmcd did not get the bundle's bmc-config (guest.Config.BMCConfigFD → -bmc-config-fd)")
 	}
 
 	// Power cycle (QEMU ended by PID = the board loses power): the next power-on

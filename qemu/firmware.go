@@ -9,6 +9,7 @@ import (
 
 	"github.com/ironroot-bmc/ironroot/images"
 	"github.com/ironroot-bmc/ironroot/images/manifest"
+	"github.com/ironroot-bmc/ironroot/images/uroot"
 	"github.com/ironroot-bmc/ironroot/rot/supervise"
 )
 
@@ -17,6 +18,10 @@ const (
 	ComponentKernel    = "bmc-kernel"
 	ComponentInitramfs = "bmc-initramfs"
 	ComponentModules   = "bmc-modules"
+	ComponentBMCConfig = "bmc-config"
+	// BMCConfigPath is where the verified bmc-config appears in the guest (bmc/guest
+	// hands it to bmcd as a sealed memfd).
+	BMCConfigPath = "etc/ironroot/bmc-config.cbor"
 )
 
 // BundleSpec is what BuildBundle signs: the kernel, the u-root initramfs and the modules
@@ -24,6 +29,8 @@ const (
 type BundleSpec struct {
 	Meta                       images.Meta
 	Kernel, Initramfs, Modules string // file paths
+	// BMCConfig is the bmc-config component (fwbundle bmc-config); empty: none.
+	BMCConfig string
 	// KeysDir holds the vendor signing keys (.dev-keys/vendor).
 	KeysDir string
 }
@@ -35,9 +42,13 @@ func BuildBundle(out string, spec BundleSpec) error {
 		return fmt.Errorf("board bundle: %w", err)
 	}
 	var comps []images.ComponentSource
-	for _, c := range []struct{ name, path string }{
+	parts := []struct{ name, path string }{
 		{ComponentKernel, spec.Kernel}, {ComponentInitramfs, spec.Initramfs}, {ComponentModules, spec.Modules},
-	} {
+	}
+	if spec.BMCConfig != "" {
+		parts = append(parts, struct{ name, path string }{ComponentBMCConfig, spec.BMCConfig})
+	}
+	for _, c := range parts {
 		f, err := os.Open(c.path)
 		if err != nil {
 			return fmt.Errorf("board bundle: %w", err)
@@ -72,7 +83,8 @@ func BuildBundle(out string, spec BundleSpec) error {
 
 // Firmware is a verified bundle in sealed memfds: the kernel alone, and the initramfs
 // with the modules cpio concatenated after it (x86 -initrd takes one file; the kernel
-// unpacks concatenated newc archives).
+// unpacks concatenated newc archives), then the bmc-config, when the bundle has one,
+// wrapped in a one-file archive at BMCConfigPath.
 type Firmware struct {
 	Kernel, Initrd *supervise.Image
 	Verified       *images.Verified
@@ -116,6 +128,7 @@ func VerifyFirmware(path string, keys manifest.KeySet, policy manifest.Policy) (
 		return nil, err
 	}
 	seen := map[string]bool{}
+	configSize := int64(-1)
 	v, err := b.VerifyAndCopy(keys, policy, func(c manifest.Component) (io.Writer, error) {
 		seen[c.Name] = true
 		switch c.Name {
@@ -123,9 +136,22 @@ func VerifyFirmware(path string, keys manifest.KeySet, policy manifest.Policy) (
 			return kernel, nil
 		case ComponentInitramfs, ComponentModules:
 			return initrd, nil
+		case ComponentBMCConfig:
+			h, err := uroot.FileArchiveHeader(BMCConfigPath, int64(c.Size))
+			if err != nil {
+				return nil, err
+			}
+			if _, err := initrd.Write(h); err != nil {
+				return nil, err
+			}
+			configSize = int64(c.Size)
+			return initrd, nil
 		}
 		return io.Discard, nil
 	})
+	if err == nil && configSize >= 0 {
+		_, err = initrd.Write(uroot.FileArchiveTrailer(configSize))
+	}
 	if err == nil && !(seen[ComponentKernel] && seen[ComponentInitramfs] && seen[ComponentModules]) {
 		err = errors.New("bundle lacks bmc-kernel, bmc-initramfs or bmc-modules")
 	}

@@ -62,6 +62,8 @@ type Config struct {
 	// Memory in MiB (default 512), SMP (default 2), Accel (default tcg: KVM is opt-in).
 	Memory, SMP int
 	Accel       string
+	// CPU is the -cpu model (default: QEMU's).
+	CPU string
 	// ExtraAppend is added to the kernel command line.
 	ExtraAppend string
 	// QEMU is the qemu-system-x86_64 binary (default: found on PATH).
@@ -134,6 +136,9 @@ func Args(cfg Config) []string {
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-kernel", "/proc/self/fd/3", "-initrd", "/proc/self/fd/4",
 		"-append", strings.Join(appendLine, " "),
+	}
+	if cfg.CPU != "" {
+		a = append(a, "-cpu", cfg.CPU)
 	}
 	if cfg.ConsoleInput != nil {
 		a = append(a, "-chardev", "stdio,id=con0,signal=off,mux=on", "-serial", "chardev:con0", "-mon", "chardev=con0,mode=readline")

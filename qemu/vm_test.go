@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -50,5 +51,34 @@ func TestArgs(t *testing.T) {
 	}
 	if s := strings.Index(line, "chardev:con0"); s < 0 || s > strings.Index(line, "chardev:rot0") {
 		t.Errorf("serial order: %s", line)
+	}
+}
+
+func TestConsoleCredentials(t *testing.T) {
+	var out strings.Builder
+	c := NewConsole(&out)
+	for _, chunk := range []string{"[ 1.0] boot\nfirst boot: created account \"adm", "in\" with password Ab-12_x~Y\nredfish: up\n"} {
+		if _, err := c.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case <-c.FirstBoot():
+	default:
+		t.Fatal("FirstBoot not closed")
+	}
+	if u, p := c.Credentials(); u != "admin" || p != "Ab-12_x~Y" {
+		t.Errorf("Credentials = %q %q", u, p)
+	}
+	if !strings.Contains(out.String(), "redfish: up") || !strings.Contains(c.Tail(), "redfish: up") {
+		t.Error("console output not passed through")
+	}
+	dir := t.TempDir()
+	p, err := c.SaveCredentials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %v %v, want mode 0600", p, st.Mode(), err)
 	}
 }

@@ -139,9 +139,10 @@ func BenchmarkGetSystem(b *testing.B) {
 	hammer(b, svcClients, tb.URL+path, token, benchClients)
 	hammer(b, bareClients, bare.URL+path, token, benchClients)
 
-	// Alternate the two servers in rounds so that drift (GC, CPU frequency, other load)
-	// falls on both alike; only the service's rounds count towards ns/op.
-	const rounds = 4
+	// Alternate the two servers in rounds, and which of them goes first in a round, so
+	// that drift (GC of the other's garbage, CPU frequency, other load) falls on both
+	// alike; only the service's rounds count towards ns/op.
+	const rounds = 8
 	b.ResetTimer()
 	b.StopTimer()
 	var svc, bareTime time.Duration
@@ -150,10 +151,18 @@ func BenchmarkGetSystem(b *testing.B) {
 		if n == 0 {
 			continue
 		}
-		b.StartTimer()
-		svc += hammer(b, svcClients, tb.URL+path, token, n)
-		b.StopTimer()
-		bareTime += hammer(b, bareClients, bare.URL+path, token, n)
+		runSvc := func() {
+			b.StartTimer()
+			svc += hammer(b, svcClients, tb.URL+path, token, n)
+			b.StopTimer()
+		}
+		if r%2 == 0 {
+			runSvc()
+			bareTime += hammer(b, bareClients, bare.URL+path, token, n)
+		} else {
+			bareTime += hammer(b, bareClients, bare.URL+path, token, n)
+			runSvc()
+		}
 	}
 
 	bareNs := float64(bareTime.Nanoseconds()) / float64(b.N)

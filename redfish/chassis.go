@@ -22,6 +22,7 @@ type chassis struct {
 	ThermalSubsystem        odataID      `json:"ThermalSubsystem"`
 	PowerSubsystem          odataID      `json:"PowerSubsystem"`
 	EnvironmentMetrics      odataID      `json:"EnvironmentMetrics"`
+	TrustedComponents       odataID      `json:"TrustedComponents"`
 	Links                   chassisLinks `json:"Links"`
 }
 
@@ -85,6 +86,7 @@ func (s *Service) chassis() chassis {
 		ThermalSubsystem:        odataID{ID: chassisURI + "/ThermalSubsystem"},
 		PowerSubsystem:          odataID{ID: chassisURI + "/PowerSubsystem"},
 		EnvironmentMetrics:      odataID{ID: chassisURI + "/EnvironmentMetrics"},
+		TrustedComponents:       odataID{ID: trustedComponentsURI},
 		Links: chassisLinks{
 			ComputerSystems:   []odataID{{ID: systemURI}},
 			ManagedBy:         []odataID{{ID: managerURI}},
@@ -102,7 +104,7 @@ func (s *Service) patchChassis(r *request) (any, error) {
 	bad, err := r.patch(map[string]patchField{
 		"LocationIndicatorActive": field("LocationIndicatorActive", &lia, nil),
 	}, "Id", "Name", "ChassisType", "Manufacturer", "Model", "SerialNumber", "PartNumber", "SKU",
-		"PowerState", "Status", "Sensors", "ThermalSubsystem", "PowerSubsystem", "EnvironmentMetrics", "Links")
+		"PowerState", "Status", "Sensors", "ThermalSubsystem", "PowerSubsystem", "EnvironmentMetrics", "TrustedComponents", "Links")
 	if err != nil {
 		return nil, err
 	}

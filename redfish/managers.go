@@ -41,6 +41,7 @@ type manager struct {
 	NetworkProtocol       odataID        `json:"NetworkProtocol"`
 	EthernetInterfaces    odataID        `json:"EthernetInterfaces"`
 	LogServices           odataID        `json:"LogServices"`
+	SecurityPolicy        odataID        `json:"SecurityPolicy"`
 	Links                 managerLinks   `json:"Links"`
 	Actions               managerActions `json:"Actions"`
 }
@@ -148,6 +149,7 @@ func (s *Service) manager() manager {
 		NetworkProtocol:       odataID{ID: managerURI + "/NetworkProtocol"},
 		EthernetInterfaces:    odataID{ID: managerURI + "/EthernetInterfaces"},
 		LogServices:           odataID{ID: managerURI + "/LogServices"},
+		SecurityPolicy:        odataID{ID: securityPolicyURI},
 		Links: managerLinks{
 			ManagerForServers: []odataID{{ID: systemURI}},
 			ManagerForChassis: []odataID{{ID: chassisURI}},
@@ -186,7 +188,7 @@ func (s *Service) patchManager(r *request) (any, error) {
 		}),
 	}, "Id", "Name", "ManagerType", "Manufacturer", "Model", "FirmwareVersion", "UUID",
 		"ServiceEntryPointUUID", "DateTimeLocalOffset", "PowerState", "Status", "NetworkProtocol",
-		"EthernetInterfaces", "LogServices", "Links", "Actions")
+		"EthernetInterfaces", "LogServices", "SecurityPolicy", "Links", "Actions")
 	if err != nil {
 		return nil, err
 	}

@@ -15,7 +15,9 @@ import (
 var schemaVersions = map[string]string{
 	"AccountService":         "v1_18_1",
 	"ActionInfo":             "v1_5_0",
+	"Certificate":            "v1_11_0",
 	"Chassis":                "v1_28_0",
+	"ComponentIntegrity":     "v1_3_2",
 	"ComputerSystem":         "v1_27_0",
 	"EnvironmentMetrics":     "v1_5_0",
 	"EthernetInterface":      "v1_12_4",
@@ -35,20 +37,23 @@ var schemaVersions = map[string]string{
 	"Processor":              "v1_22_0",
 	"Resource":               "v1_23_0",
 	"Role":                   "v1_3_3",
+	"SecurityPolicy":         "v1_0_3",
 	"Sensor":                 "v1_12_0",
 	"ServiceRoot":            "v1_20_0",
 	"Session":                "v1_8_0",
 	"SessionService":         "v1_2_0",
 	"ThermalMetrics":         "v1_3_2",
 	"ThermalSubsystem":       "v1_5_0",
+	"TrustedComponent":       "v1_4_0",
 }
 
 // collectionTypes are the resource collections the service emits (unversioned schemas).
 var collectionTypes = []string{
-	"ChassisCollection", "ComputerSystemCollection", "EthernetInterfaceCollection", "FanCollection",
+	"CertificateCollection", "ChassisCollection", "ComponentIntegrityCollection", "ComputerSystemCollection",
+	"EthernetInterfaceCollection", "FanCollection",
 	"LogEntryCollection", "LogServiceCollection", "ManagerAccountCollection", "ManagerCollection",
 	"MemoryCollection", "MessageRegistryFileCollection", "PowerSupplyCollection", "ProcessorCollection",
-	"RoleCollection", "SensorCollection", "SessionCollection",
+	"RoleCollection", "SensorCollection", "SessionCollection", "TrustedComponentCollection",
 }
 
 // odataType returns the @odata.type of a resource type, e.g. odataType("Session") =

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ironroot-bmc/ironroot/redfish/base"
 )
@@ -88,6 +89,30 @@ func setCommonHeaders(h http.Header) {
 	h["Content-Security-Policy"] = hdrCSP
 }
 
+// encodeBuffers recycles the buffers GET representations are encoded into: the hot
+// path of every client poll.
+var encodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuffer keeps one large representation from pinning its buffer forever.
+const maxPooledBuffer = 64 << 10
+
+func putEncodeBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBuffer {
+		b.Reset()
+		encodeBuffers.Put(b)
+	}
+}
+
+// encodeJSON encodes v into buf as json.Marshal would (HTML-safe escaping, no trailing
+// newline) and returns the bytes, which stay valid until buf is reused.
+func encodeJSON(buf *bytes.Buffer, v any) ([]byte, error) {
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
 // serveGet runs a GET (or HEAD) handler and writes the representation with ETag, Link
 // and Allow, honouring If-None-Match and `only`.
 func (s *Service) serveGet(w http.ResponseWriter, r *request, res *resource, rt *route) {
@@ -96,7 +121,9 @@ func (s *Service) serveGet(w http.ResponseWriter, r *request, res *resource, rt 
 		s.fail(w, r, err)
 		return
 	}
-	body, err := json.Marshal(v)
+	buf := encodeBuffers.Get().(*bytes.Buffer)
+	defer putEncodeBuffer(buf)
+	body, err := encodeJSON(buf, v)
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("marshal %s: %w", r.URL.Path, err))
 		return

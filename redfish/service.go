@@ -3,7 +3,8 @@
 // and session authentication, the OData protocol rules (headers, ETags, query
 // parameters, PATCH semantics, error bodies built from the Base registry), and the
 // resources: the service root, SessionService, AccountService, Registries (this file's
-// siblings) and the board's Systems, Chassis, Managers and logs.
+// siblings), the board's Systems, Chassis, Managers and logs, and its root of trust as
+// the management-interface gate attests it (TrustedComponents, ComponentIntegrity).
 //
 // It serves HTTP only; TLS, listeners and process lifetime belong to cmd/bmcd. It reads
 // and changes the board through *bmc.Board and never touches the host clock.
@@ -23,6 +24,7 @@ import (
 	"github.com/ironroot-bmc/ironroot/bmc/account"
 	"github.com/ironroot-bmc/ironroot/bmc/event"
 	"github.com/ironroot-bmc/ironroot/bmc/record"
+	"github.com/ironroot-bmc/ironroot/mgmtif"
 	"github.com/ironroot-bmc/ironroot/redfish/base"
 	"github.com/ironroot-bmc/ironroot/redfish/session"
 )
@@ -42,6 +44,10 @@ type Config struct {
 	// /redfish/v1/Registries besides Base and IronrootEvent (bmcd adds the
 	// gate's IronrootGate registry, whose messages its 503 bodies carry).
 	ExtraRegistries []event.Registry
+	// Attestation is the management-interface gate (*mgmtif.Gate): TrustedComponents,
+	// ComponentIntegrity and the SPDMGetSignedMeasurements action show and use it.
+	// nil: the root of trust is reported unverified and the action answers 503.
+	Attestation AttestationSource
 }
 
 // Service is the Redfish service of one board. Create it with New; serve Handler.
@@ -75,6 +81,9 @@ const (
 func New(cfg Config) (*Service, error) {
 	if cfg.Board == nil {
 		return nil, errors.New("redfish: Config.Board is required")
+	}
+	if g, ok := cfg.Attestation.(*mgmtif.Gate); ok && g == nil {
+		cfg.Attestation = nil // a nil *Gate in the interface: no gate
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -116,6 +125,8 @@ func New(cfg Config) (*Service, error) {
 	s.registerChassisRoutes()
 	s.registerManagerRoutes()
 	s.registerLogRoutes()
+	s.registerTrustedRoutes()
+	s.registerIntegrityRoutes()
 	s.mux.Handle("/", http.HandlerFunc(s.notFound))
 	return s, nil
 }

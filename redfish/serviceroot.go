@@ -42,6 +42,7 @@ type serviceRoot struct {
 	SessionService            odataID          `json:"SessionService"`
 	AccountService            odataID          `json:"AccountService"`
 	Registries                odataID          `json:"Registries"`
+	ComponentIntegrity        odataID          `json:"ComponentIntegrity"`
 	Links                     serviceRootLinks `json:"Links"`
 }
 
@@ -88,6 +89,7 @@ func (s *Service) getServiceRoot(*request) (any, error) {
 		SessionService:            odataID{"/redfish/v1/SessionService"},
 		AccountService:            odataID{"/redfish/v1/AccountService"},
 		Registries:                odataID{"/redfish/v1/Registries"},
+		ComponentIntegrity:        odataID{componentIntegrityURI},
 		Links:                     serviceRootLinks{Sessions: odataID{"/redfish/v1/SessionService/Sessions"}},
 	}, nil
 }
@@ -100,7 +102,7 @@ func (s *Service) getODataService(*request) (any, error) {
 		URL  string `json:"url"`
 	}
 	entries := []entry{{"Service", "Singleton", "/redfish/v1/"}}
-	for _, name := range []string{"Systems", "Chassis", "Managers", "SessionService", "AccountService", "Registries"} {
+	for _, name := range []string{"Systems", "Chassis", "Managers", "SessionService", "AccountService", "Registries", "ComponentIntegrity"} {
 		entries = append(entries, entry{name, "Singleton", "/redfish/v1/" + name})
 	}
 	entries = append(entries, entry{"Sessions", "Singleton", "/redfish/v1/SessionService/Sessions"})

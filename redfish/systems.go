@@ -211,9 +211,9 @@ func (s *Service) system() computerSystem {
 		PowerState:   string(state),
 		Status:       resStatus{State: systemState(state), Health: s.boardHealth()},
 		Boot: systemBoot{
-			Target: string(o.Target), TargetAllowed: stringsOf(power.BootSources()),
-			Enabled: string(o.Enabled), EnabledAllowed: stringsOf(power.BootEnabledValues()),
-			Mode: o.Mode, ModeAllowed: bootModes(),
+			Target: string(o.Target), TargetAllowed: bootSourceValues,
+			Enabled: string(o.Enabled), EnabledAllowed: bootEnabledValues,
+			Mode: o.Mode, ModeAllowed: bootModeValues,
 		},
 		ProcessorSummary: systemProcessorSummary{Count: inv.ProcessorCount, Model: inv.ProcessorModel},
 		MemorySummary:    systemMemorySummary{TotalSystemMemoryGiB: float64(inv.MemoryGiB)},
@@ -225,12 +225,18 @@ func (s *Service) system() computerSystem {
 		Actions: systemActions{Reset: resActionTarget{
 			Target:                   systemURI + "/Actions/ComputerSystem.Reset",
 			ActionInfo:               systemURI + "/ResetActionInfo",
-			ResetTypeAllowableValues: stringsOf(power.ResetTypes()),
+			ResetTypeAllowableValues: systemResetValues,
 		}},
 	}
 }
 
-func bootModes() []string { return []string{power.BootModeUEFI, power.BootModeLegacy} }
+// The allowable values rendered into every ComputerSystem, computed once; never modified.
+var (
+	bootSourceValues  = stringsOf(power.BootSources())
+	bootEnabledValues = stringsOf(power.BootEnabledValues())
+	bootModeValues    = []string{power.BootModeUEFI, power.BootModeLegacy}
+	systemResetValues = stringsOf(power.ResetTypes())
+)
 
 // stringsOf converts a list of string-typed enum values.
 func stringsOf[T ~string](vs []T) []string {
@@ -304,7 +310,7 @@ func (s *Service) patchSystem(r *request) (any, error) {
 		"Boot": r.nested("Boot", map[string]patchField{
 			"BootSourceOverrideTarget":  field("Boot/BootSourceOverrideTarget", &target, oneOf("Boot/BootSourceOverrideTarget", stringsOf(power.BootSources())...)),
 			"BootSourceOverrideEnabled": field("Boot/BootSourceOverrideEnabled", &enabled, oneOf("Boot/BootSourceOverrideEnabled", stringsOf(power.BootEnabledValues())...)),
-			"BootSourceOverrideMode":    field("Boot/BootSourceOverrideMode", &mode, oneOf("Boot/BootSourceOverrideMode", bootModes()...)),
+			"BootSourceOverrideMode":    field("Boot/BootSourceOverrideMode", &mode, oneOf("Boot/BootSourceOverrideMode", bootModeValues...)),
 		}, "BootSourceOverrideTarget@Redfish.AllowableValues", "BootSourceOverrideEnabled@Redfish.AllowableValues",
 			"BootSourceOverrideMode@Redfish.AllowableValues"),
 	}, "Id", "Name", "SystemType", "Manufacturer", "Model", "SKU", "SerialNumber", "PartNumber",

@@ -786,6 +786,9 @@ type MeasurementRequest struct {
 	Signed    bool
 	Raw       bool // RawBitStreamRequested
 	SlotID    uint8
+	// Nonce, for a signed request, is sent instead of a fresh random one
+	// (a verifier's own nonce: the Redfish SPDMGetSignedMeasurements action).
+	Nonce *[32]byte
 }
 
 // MeasurementResult is a MEASUREMENTS response, verified if signed.
@@ -825,7 +828,9 @@ func (r *Requester) measurements(ctx context.Context, s *Session, mr Measurement
 	gm := GetMeasurements{Version: r.neg.Version, Operation: mr.Operation, SlotID: mr.SlotID}
 	if mr.Signed {
 		gm.Attributes |= MeasSignatureRequested
-		if err := r.random(gm.Nonce[:]); err != nil {
+		if mr.Nonce != nil {
+			gm.Nonce = *mr.Nonce
+		} else if err := r.random(gm.Nonce[:]); err != nil {
 			return nil, err
 		}
 	}

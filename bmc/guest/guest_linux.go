@@ -20,6 +20,9 @@ import (
 // Paths inside the image (the modules cpio puts the modules in ModulesDir).
 const (
 	ModulesDir   = "/lib/ironroot/modules"
+	// BMCConfigPath is the verified bmc-config inside the initrd (the root filesystem was
+	// verified as a whole before the kernel ran).
+	BMCConfigPath = "/etc/ironroot/bmc-config.cbor"
 	StateMount   = "/state"
 	stateSubdir  = "bmc"
 	cmdlinePath  = "/proc/cmdline"
@@ -54,6 +57,9 @@ type Config struct {
 	StateDir string
 	// RoTLinkPath is the RoT link UART (/dev/ttyS1), in raw mode; empty without one.
 	RoTLinkPath string
+	// BMCConfigFD is a sealed, read-only memfd holding the verified bmc-config the
+	// launcher put into the initrd (BMCConfigPath); -1 when the image has none.
+	BMCConfigFD int
 }
 
 // IsGuest reports whether this process runs as a board's guest userland: it is PID 1, or
@@ -91,8 +97,9 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		return Config{}, fmt.Errorf("guest: %w", err)
 	}
 	cfg := Config{
-		Params:  p,
-		Address: p.Prefix.Addr(),
+		Params:      p,
+		Address:     p.Prefix.Addr(),
+		BMCConfigFD: -1,
 	}
 	cfg.RedfishAddr = netip.AddrPortFrom(cfg.Address, 443).String()
 	cfg.IPMIAddr = netip.AddrPortFrom(cfg.Address, 623).String()
@@ -121,13 +128,18 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		}
 		cfg.RoTLinkPath = path
 	}
+	fd, err := sealBMCConfig()
+	if err != nil {
+		return Config{}, err
+	}
+	cfg.BMCConfigFD = fd
 	if !o.NoWatchdog {
 		if err := startWatchdog(ctx, log); err != nil {
 			log.Warn("guest: no watchdog", "err", err)
 		}
 	}
 	log.Info("guest ready", "board", p.Board, "address", p.Prefix, "modules", loaded,
-		"state", cfg.StateDir, "rotlink", cfg.RoTLinkPath, "took", time.Since(start).Round(time.Millisecond))
+		"state", cfg.StateDir, "rotlink", cfg.RoTLinkPath, "bmc-config", cfg.BMCConfigFD >= 0, "took", time.Since(start).Round(time.Millisecond))
 	return cfg, nil
 }
 
@@ -268,6 +280,40 @@ func mountState(ctx context.Context, log *slog.Logger, dev string) (string, erro
 	// bmcd creates its state directory on first boot; only its parent must exist.
 	log.Info("guest: state disk mounted", "device", path, "on", StateMount)
 	return filepath.Join(StateMount, stateSubdir), nil
+}
+
+// sealBMCConfig copies BMCConfigPath into a memfd sealed against any change (write,
+// grow, shrink, further seals) and returns a read-only descriptor of it, or -1 when the
+// image carries no bmc-config.
+func sealBMCConfig() (int, error) {
+	data, err := os.ReadFile(BMCConfigPath)
+	if errors.Is(err, os.ErrNotExist) {
+		return -1, nil
+	}
+	if err != nil {
+		return -1, fmt.Errorf("guest: bmc-config: %w", err)
+	}
+	fd, err := unix.MemfdCreate("bmc-config", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return -1, fmt.Errorf("guest: bmc-config memfd: %w", err)
+	}
+	defer unix.Close(fd)
+	for rest := data; len(rest) > 0; {
+		n, err := unix.Write(fd, rest)
+		if err != nil {
+			return -1, fmt.Errorf("guest: bmc-config memfd: %w", err)
+		}
+		rest = rest[n:]
+	}
+	seals := unix.F_SEAL_WRITE | unix.F_SEAL_GROW | unix.F_SEAL_SHRINK | unix.F_SEAL_SEAL
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
+		return -1, fmt.Errorf("guest: seal bmc-config: %w", err)
+	}
+	ro, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("guest: reopen bmc-config: %w", err)
+	}
+	return ro, nil
 }
 
 // MakeRaw puts a UART in raw mode (no echo, no line discipline, 8N1, 115200 baud); the

@@ -84,6 +84,8 @@ func main() {
 			os.Exit(1)
 		}
 		o.stateDir, o.redfishAddr = gc.StateDir, gc.RedfishAddr
+		o.ipmiAddr = gc.IPMIAddr  // the guest NIC, behind the launcher's forward
+		o.rotDev = gc.RoTLinkPath // the RoT link's serial line, already raw; "" without one
 	}
 	if o.stateDir == "" {
 		log.Error("the -state directory is required")
@@ -168,7 +170,20 @@ func run(o options, log *slog.Logger) (int, error) {
 		default:
 		}
 	}
-	svc, err := redfish.New(redfish.Config{
+	// The gate exists before the services it guards (Redfish shows its attestation), so
+	// its revokers reach them through closures; gate.Run starts only once both exist.
+	var (
+		svc     *redfish.Service
+		ipmiSrv *ipmi.Server
+	)
+	gate, err := newGate(o, board, log,
+		func(reason string) { svc.RevokeAllSessions(reason) },
+		func(reason string) { ipmiSrv.RevokeAll(reason) })
+	if err != nil {
+		return 1, err
+	}
+	svc, err = redfish.New(redfish.Config{
+		Attestation:     gate, // nil without a verified bmc-config: reported as not attested
 		Board:           board,
 		Logger:          log,
 		ExtraRegistries: []event.Registry{gatehttp.Registry()},
@@ -189,7 +204,7 @@ func run(o options, log *slog.Logger) (int, error) {
 	hostConsole := console.New(board.Clock, board.Power.State, board.ID())
 	defer hostConsole.Stop()
 	var gateOpen interface{ IsOpen() bool } = closedGate{}
-	ipmiSrv, err := ipmi.NewServer(ipmi.ServerConfig{
+	ipmiSrv, err = ipmi.NewServer(ipmi.ServerConfig{
 		Board:   board,
 		Logger:  log,
 		Console: hostConsole,
@@ -199,10 +214,6 @@ func run(o options, log *slog.Logger) (int, error) {
 		return 1, fmt.Errorf("start IPMI server: %w", err)
 	}
 
-	gate, err := newGate(o, board, log, svc.RevokeAllSessions, ipmiSrv.RevokeAll)
-	if err != nil {
-		return 1, err
-	}
 	var gateState gatehttp.StateSource = closedGate{}
 	gateDone := make(chan error, 1)
 	if gate != nil {

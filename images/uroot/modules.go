@@ -2,6 +2,7 @@ package uroot
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -83,7 +84,7 @@ type newcWriter struct {
 	off int64
 }
 
-func (c *newcWriter) header(name string, mode uint32, size int) error {
+func (c *newcWriter) header(name string, mode uint32, size int64) error {
 	c.ino++
 	hdr := fmt.Sprintf("070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X",
 		c.ino, mode, 0, 0, 1, 0, size, 0, 0, 0, 0, len(name)+1, 0)
@@ -96,7 +97,7 @@ func (c *newcWriter) header(name string, mode uint32, size int) error {
 func (c *newcWriter) dir(name string) error { return c.header(name, 0o040755, 0) }
 
 func (c *newcWriter) file(name string, data []byte) error {
-	if err := c.header(name, 0o100644, len(data)); err != nil {
+	if err := c.header(name, 0o100644, int64(len(data))); err != nil {
 		return err
 	}
 	if err := c.write(data); err != nil {
@@ -161,4 +162,32 @@ func (b Builder) Modules(kernelDir string, modules []string) (string, error) {
 		return "", fmt.Errorf("modules cpio: %w", err)
 	}
 	return out, nil
+}
+
+// FileArchiveHeader is the start of a newc archive holding one read-only file of size
+// bytes at name (parent directories first). The file's bytes follow it, then
+// FileArchiveTrailer(size): a launcher wraps a verified component this way to put it into
+// the initrd without copying it through a temporary file.
+func FileArchiveHeader(name string, size int64) ([]byte, error) {
+	var buf bytes.Buffer
+	cw := newcWriter{w: &buf}
+	parts := strings.Split(name, "/")
+	for i := 1; i < len(parts); i++ {
+		if err := cw.dir(strings.Join(parts[:i], "/")); err != nil {
+			return nil, err
+		}
+	}
+	if err := cw.header(name, 0o100444, size); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// FileArchiveTrailer ends the archive FileArchiveHeader started, after size bytes.
+func FileArchiveTrailer(size int64) []byte {
+	var buf bytes.Buffer
+	buf.Write(make([]byte, (4-size%4)%4))
+	cw := newcWriter{w: &buf}
+	_ = cw.close() // a bytes.Buffer does not fail
+	return buf.Bytes()
 }

@@ -48,3 +48,29 @@ func TestWriteModules(t *testing.T) {
 		t.Errorf("KernelRelease without VERSION: %v", err)
 	}
 }
+
+func TestFileArchive(t *testing.T) {
+	data := []byte("bmc-config bytes")
+	h, err := FileArchiveHeader("etc/ironroot/bmc-config.cbor", int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	arch := append(append(h, data...), FileArchiveTrailer(int64(len(data)))...)
+	if len(arch)%4 != 0 {
+		t.Fatalf("archive length %d not 4-aligned", len(arch))
+	}
+	if _, err := exec.LookPath("cpio"); err != nil {
+		t.Skip("cpio not installed")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("cpio", "-id", "--quiet")
+	cmd.Dir = dir
+	cmd.Stdin = bytes.NewReader(arch)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("cpio -id: %v %s", err, out)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "etc/ironroot/bmc-config.cbor"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Errorf("extracted %q, %v; want %q", got, err, data)
+	}
+}

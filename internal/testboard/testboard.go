@@ -139,20 +139,27 @@ func Start(t testing.TB, opts ...Option) *TB {
 		}
 		tb.AdminPassword = pw
 	}
-	svc, err := redfish.New(redfish.Config{
+	rcfg := redfish.Config{
 		Board:             board,
 		Logger:            o.logger,
 		OnManagerReset:    func(rt string) { tb.recordReset("Manager.Reset " + rt) },
 		OnResetToDefaults: func() { tb.recordReset("Manager.ResetToDefaults") },
 		ExtraRegistries:   []event.Registry{gatehttp.Registry()},
-	})
+	}
+	if !o.noGate {
+		// The gate is built before the service (the service shows it) and run after
+		// (its revoker is the service's).
+		tb.newGate(t, clk, o.logger)
+		rcfg.Attestation = tb.Gate
+	}
+	svc, err := redfish.New(rcfg)
 	if err != nil {
 		t.Fatalf("testboard: new service: %v", err)
 	}
 	tb.Service = svc
 	handler := svc.Handler()
 	if !o.noGate {
-		handler = tb.startGate(t, clk, o.logger)
+		handler = tb.startGate(t)
 	}
 
 	cert, certPEM, err := selfSigned()
@@ -167,19 +174,25 @@ func Start(t testing.TB, opts ...Option) *TB {
 	return tb
 }
 
-// startGate puts the gate in front of the service, attesting a simulated RoT, and
-// waits until it is Open.
-func (tb *TB) startGate(t testing.TB, clk *clock.Fake, log *slog.Logger) http.Handler {
+// newGate builds the gate attesting a simulated RoT; its revoker ends the
+// service's sessions (tb.Service, set before the gate runs).
+func (tb *TB) newGate(t testing.TB, clk *clock.Fake, log *slog.Logger) {
 	t.Helper()
 	tb.RoT = rotsim.New(t, rotsim.Options{})
 	cfg := mgmtif.NewGateConfig(tb.RoT.BMCConfig)
 	cfg.Clock, cfg.Dial, cfg.Events, cfg.Logger = clk, tb.RoT.Dial, tb.Board, log
-	cfg.Revokers = []mgmtif.Revoker{tb.Service.RevokeAllSessions}
+	cfg.Revokers = []mgmtif.Revoker{func(reason string) { tb.Service.RevokeAllSessions(reason) }}
 	gate, err := mgmtif.NewGate(cfg)
 	if err != nil {
 		t.Fatalf("testboard: gate: %v", err)
 	}
 	tb.Gate = gate
+}
+
+// startGate runs the gate in front of the service and waits until it is Open.
+func (tb *TB) startGate(t testing.TB) http.Handler {
+	t.Helper()
+	gate := tb.Gate
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -8,6 +8,8 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -26,6 +28,7 @@ import (
 
 type options struct {
 	kernelDir, buildDir, stateDir, keysDir string
+	identityRoot                           string
 	board, version                         string
 	svn                                    uint64
 	redfishPort, ipmiPort                  int
@@ -40,6 +43,8 @@ func main() {
 	flag.StringVar(&o.buildDir, "build", "build", "build directory (image cache)")
 	flag.StringVar(&o.stateDir, "state", ".run/qemu-x86", "board state directory")
 	flag.StringVar(&o.keysDir, "keys", ".dev-keys/vendor", "vendor signing keys (created when missing)")
+	flag.StringVar(&o.identityRoot, "identity-root", ".dev-keys/identity-root.pem",
+		"identity root certificate(s) (PEM) for the bundle's bmc-config (`rotd identity-root --dir .dev-keys` makes it)")
 	flag.StringVar(&o.board, "board", "ironroot-qemu-q35", "board ID")
 	flag.StringVar(&o.version, "version", "dev", "firmware version")
 	flag.Uint64Var(&o.svn, "svn", 1, "security version number")
@@ -88,10 +93,18 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err := os.MkdirAll(o.stateDir, 0o700); err != nil {
 		return err
 	}
+	bmcConfig, err := writeBMCConfig(o, keys)
+	if err != nil {
+		return err
+	}
+	if bmcConfig == "" {
+		log.Warn("no identity root: the bundle has no bmc-config and the BMC's gate stays Locked", "identity-root", o.identityRoot)
+	}
 	bundle := filepath.Join(o.stateDir, "firmware", "qemu.bundle")
 	err = qemu.BuildBundle(bundle, qemu.BundleSpec{
 		Meta:   images.Meta{BoardID: o.board, FirmwareVersion: o.version, SVN: o.svn, BuildTime: time.Now()},
 		Kernel: filepath.Join(o.kernelDir, "vmlinuz"), Initramfs: initramfs, Modules: mods, KeysDir: o.keysDir,
+		BMCConfig: bmcConfig,
 	})
 	if err != nil {
 		return err
@@ -118,9 +131,59 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 		if err != nil || !reset || o.debug {
 			return err
 		}
-		log.Info("BMC reset: re-verifying the bundle before the next power-on", "resets", resets+1)
+		why := con.ExitLine()
+		if why == "" {
+			why = "no exit line from bmcd: crash (panic=-1) or watchdog"
+		}
+		log.Info("BMC reset: re-verifying the bundle before the next power-on", "resets", resets+1, "why", why)
 	}
 	return fmt.Errorf("more than %d BMC resets", o.maxResets)
+}
+
+// writeBMCConfig writes the bundle's bmc-config (identity root, accepted vendor keys, the
+// board ID, the gate's SVN floor) into the state's firmware directory; "" without an
+// identity root.
+func writeBMCConfig(o options, keys manifest.KeySet) (string, error) {
+	pemData, err := os.ReadFile(o.identityRoot)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("identity root: %w", err)
+	}
+	var roots []*x509.Certificate
+	for rest := pemData; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return "", fmt.Errorf("identity root %s: %w", o.identityRoot, err)
+		}
+		roots = append(roots, c)
+	}
+	if len(roots) == 0 {
+		return "", fmt.Errorf("identity root %s: no certificate", o.identityRoot)
+	}
+	cfg := manifest.BMCConfig{BoardID: o.board, IdentityRoots: roots, VendorKeys: keys,
+		Gate: manifest.GatePolicy{MeasurementInterval: 30 * time.Second, HeartbeatPeriod: 10 * time.Second, MinSVN: o.svn}}
+	data, err := cfg.Encode()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(o.stateDir, "firmware", "bmc-config.cbor")
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		return "", fmt.Errorf("bmc-config: %w", err)
+	}
+	return p, nil
 }
 
 // watch reports the board's addresses and first-boot password, then waits for the VM to
