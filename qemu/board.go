@@ -19,6 +19,8 @@ import (
 // across power-ons. Each PowerOn re-verifies the bundle before QEMU starts.
 type Board struct {
 	ID string
+	// Machine is MachineQ35 (default) or MachineAST2600 (no state disk, TPM or RoT link).
+	Machine string
 	// StateDir holds disk.img (the BMC state disk), tpm-bmc/ and initial-admin-password.
 	StateDir string
 	// RunDir holds the sockets (short path; default StateDir/run).
@@ -59,15 +61,16 @@ func (b *Board) PowerOn(ctx context.Context) (*VM, *Console, error) {
 		return nil, nil, err
 	}
 	defer fw.Close() // QEMU holds its own descriptors once started
+	ast := b.Machine == MachineAST2600
 	disk := ""
-	if !b.NoStateDisk {
+	if !b.NoStateDisk && !ast {
 		disk = filepath.Join(b.StateDir, "disk.img")
 		if err := CreateStateDisk(ctx, disk); err != nil {
 			return nil, nil, err
 		}
 	}
 	tpmSock := ""
-	if b.BMCTPM {
+	if b.BMCTPM && !ast {
 		// QEMU sends swtpm CMD_SHUTDOWN when it exits, so the BMC TPM ends with every VM;
 		// the board starts it again (same state directory: its NV and keys persist).
 		if b.tpm != nil && !b.tpm.Running() {
@@ -85,11 +88,11 @@ func (b *Board) PowerOn(ctx context.Context) (*VM, *Console, error) {
 	}
 	con := NewConsole(b.Console)
 	rot := "ttyS1"
-	if b.NoRoTLink {
+	if b.NoRoTLink || ast {
 		rot = ""
 	}
 	vm, err := Start(ctx, Config{
-		BoardID: b.ID, Kernel: fw.Kernel, Initrd: fw.Initrd, RunDir: b.runDir(),
+		BoardID: b.ID, Machine: b.Machine, Kernel: fw.Kernel, Initrd: fw.Initrd, DTB: fw.DTB, RunDir: b.runDir(),
 		StateDisk: disk, RedfishPort: b.RedfishPort, IPMIPort: b.IPMIPort,
 		TPMSocket: tpmSock, RoTLink: rot, Console: con, Logger: b.Logger, Accel: b.Accel, CPU: b.CPU,
 		ConsoleInput: b.ConsoleInput,

@@ -19,6 +19,7 @@ const (
 	ComponentInitramfs = "bmc-initramfs"
 	ComponentModules   = "bmc-modules"
 	ComponentBMCConfig = "bmc-config"
+	ComponentDTB       = "bmc-dtb" // ast2600: the board's device tree
 	// BMCConfigPath is where the verified bmc-config appears in the guest (bmc/guest
 	// hands it to bmcd as a sealed memfd).
 	BMCConfigPath = "etc/ironroot/bmc-config.cbor"
@@ -31,6 +32,8 @@ type BundleSpec struct {
 	Kernel, Initramfs, Modules string // file paths
 	// BMCConfig is the bmc-config component (fwbundle bmc-config); empty: none.
 	BMCConfig string
+	// DTB is the device tree component (ast2600); empty: none.
+	DTB string
 	// KeysDir holds the vendor signing keys (.dev-keys/vendor).
 	KeysDir string
 }
@@ -44,6 +47,9 @@ func BuildBundle(out string, spec BundleSpec) error {
 	var comps []images.ComponentSource
 	parts := []struct{ name, path string }{
 		{ComponentKernel, spec.Kernel}, {ComponentInitramfs, spec.Initramfs}, {ComponentModules, spec.Modules},
+	}
+	if spec.DTB != "" {
+		parts = append(parts, struct{ name, path string }{ComponentDTB, spec.DTB})
 	}
 	if spec.BMCConfig != "" {
 		parts = append(parts, struct{ name, path string }{ComponentBMCConfig, spec.BMCConfig})
@@ -87,7 +93,9 @@ func BuildBundle(out string, spec BundleSpec) error {
 // wrapped in a one-file archive at BMCConfigPath.
 type Firmware struct {
 	Kernel, Initrd *supervise.Image
-	Verified       *images.Verified
+	// DTB is the device tree when the bundle has one (ast2600), else nil.
+	DTB      *supervise.Image
+	Verified *images.Verified
 }
 
 // Close releases the memfds.
@@ -97,6 +105,9 @@ func (f *Firmware) Close() {
 	}
 	if f.Initrd != nil {
 		f.Initrd.Close()
+	}
+	if f.DTB != nil {
+		f.DTB.Close()
 	}
 }
 
@@ -127,6 +138,12 @@ func VerifyFirmware(path string, keys manifest.KeySet, policy manifest.Policy) (
 		kernel.Close()
 		return nil, err
 	}
+	dtb, err := supervise.NewMemfd("bmc-dtb")
+	if err != nil {
+		kernel.Close()
+		initrd.Close()
+		return nil, err
+	}
 	seen := map[string]bool{}
 	configSize := int64(-1)
 	v, err := b.VerifyAndCopy(keys, policy, func(c manifest.Component) (io.Writer, error) {
@@ -136,6 +153,8 @@ func VerifyFirmware(path string, keys manifest.KeySet, policy manifest.Policy) (
 			return kernel, nil
 		case ComponentInitramfs, ComponentModules:
 			return initrd, nil
+		case ComponentDTB:
+			return dtb, nil
 		case ComponentBMCConfig:
 			h, err := uroot.FileArchiveHeader(BMCConfigPath, int64(c.Size))
 			if err != nil {
@@ -158,14 +177,25 @@ func VerifyFirmware(path string, keys manifest.KeySet, policy manifest.Policy) (
 	if err != nil {
 		kernel.Close()
 		initrd.Close()
+		dtb.Close()
 		return nil, fmt.Errorf("board firmware %s: %w", path, err)
 	}
 	fw := &Firmware{Verified: v}
 	if fw.Kernel, err = kernel.Seal(); err != nil {
 		initrd.Close()
+		dtb.Close()
 		return nil, err
 	}
 	if fw.Initrd, err = initrd.Seal(); err != nil {
+		dtb.Close()
+		fw.Close()
+		return nil, err
+	}
+	if !seen[ComponentDTB] {
+		dtb.Close()
+		return fw, nil
+	}
+	if fw.DTB, err = dtb.Seal(); err != nil {
 		fw.Close()
 		return nil, err
 	}

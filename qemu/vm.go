@@ -34,8 +34,18 @@ const (
 	GuestIPMIPort    = 623
 )
 
+// Machines the launcher knows.
+const (
+	MachineQ35     = "q35"         // x86_64, the default board
+	MachineAST2600 = "ast2600-evb" // 32-bit ARM, the real BMC SoC; smoke tests only
+)
+
 // Config is one start of the board's VM.
 type Config struct {
+	// Machine is MachineQ35 (default) or MachineAST2600.
+	Machine string
+	// DTB is the device tree (ast2600: a verified bundle component), QEMU's fd 5.
+	DTB *supervise.Image
 	// BoardID goes on the kernel command line (ironroot.board=).
 	BoardID string
 	// Kernel and Initrd are sealed memfds of verified bytes.
@@ -94,9 +104,24 @@ func FindQEMU() (string, error) {
 	return p, nil
 }
 
+// FindQEMUFor returns the QEMU binary of machine.
+func FindQEMUFor(machine string) (string, error) {
+	if machine != MachineAST2600 {
+		return FindQEMU()
+	}
+	p, err := exec.LookPath("qemu-system-arm")
+	if err != nil {
+		return "", errors.New("qemu-system-arm not found: install the Debian package qemu-system-arm (.ci/run does)")
+	}
+	return p, nil
+}
+
 // Args is the QEMU command line (without the binary) for cfg. The kernel and initrd are
-// fds 3 and 4 of the QEMU process.
+// fds 3 and 4 of the QEMU process (the ast2600's dtb fd 5).
 func Args(cfg Config) []string {
+	if cfg.Machine == MachineAST2600 {
+		return argsAST2600(cfg)
+	}
 	mem, smp, accel := cfg.Memory, cfg.SMP, cfg.Accel
 	if mem == 0 {
 		mem = 512
@@ -164,6 +189,39 @@ func Args(cfg Config) []string {
 	return a
 }
 
+// argsAST2600 is the ast2600-evb command line: Debian's armmp kernel with the board's
+// dtb, the ftgmac100 MAC0 on user networking, the console on UART5 (ttyS4). The board has
+// no TPM, no disk (volatile state) and, until the dtb enables UART1, no RoT link.
+func argsAST2600(cfg Config) []string {
+	now := time.Now
+	if cfg.Now != nil {
+		now = cfg.Now
+	}
+	appendLine := []string{"console=ttyS4,115200n8", "panic=-1", "quiet",
+		guest.KeyBoard + "=" + cfg.BoardID,
+		guest.KeyEpoch + "=" + strconv.FormatInt(now().Unix(), 10),
+		guest.KeyIP + "=10.0.2.15/24", guest.KeyGateway + "=10.0.2.2", guest.KeyNIC + "=eth0",
+		guest.KeyState + "=" + guest.VolatileState}
+	if cfg.ExtraAppend != "" {
+		appendLine = append(appendLine, cfg.ExtraAppend)
+	}
+	nic := "user,model=ftgmac100,net=10.0.2.0/24,host=10.0.2.2"
+	if cfg.RedfishPort >= 0 {
+		nic += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-10.0.2.15:%d", cfg.RedfishPort, GuestRedfishPort)
+	}
+	if cfg.IPMIPort >= 0 {
+		nic += fmt.Sprintf(",hostfwd=udp:127.0.0.1:%d-10.0.2.15:%d", cfg.IPMIPort, GuestIPMIPort)
+	}
+	return []string{
+		"-M", "ast2600-evb", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+		"-kernel", "/proc/self/fd/3", "-initrd", "/proc/self/fd/4", "-dtb", "/proc/self/fd/5",
+		"-append", strings.Join(appendLine, " "),
+		"-chardev", "stdio,id=con0,signal=off", "-serial", "chardev:con0",
+		"-monitor", "unix:" + MonitorPath(cfg.RunDir) + ",server=on,wait=off",
+		"-nic", nic,
+	}
+}
+
 // MonitorPath is the HMP monitor socket of the VM whose run directory is runDir.
 func MonitorPath(runDir string) string { return filepath.Join(runDir, "monitor.sock") }
 
@@ -179,9 +237,12 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	bin := cfg.QEMU
 	if bin == "" {
 		var err error
-		if bin, err = FindQEMU(); err != nil {
+		if bin, err = FindQEMUFor(cfg.Machine); err != nil {
 			return nil, err
 		}
+	}
+	if cfg.Machine == MachineAST2600 && cfg.DTB == nil {
+		return nil, errors.New("qemu: ast2600-evb needs a dtb")
 	}
 	if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
 		return nil, fmt.Errorf("qemu: run dir: %w", err)
@@ -191,6 +252,9 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	}
 	cmd := exec.Command(bin, Args(cfg)...)
 	cmd.ExtraFiles = []*os.File{cfg.Kernel.File(), cfg.Initrd.File()}
+	if cfg.DTB != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, cfg.DTB.File())
+	}
 	cmd.Stdin = cfg.ConsoleInput
 	cmd.Stdout = cfg.Console
 	cmd.Stderr = cfg.Console

@@ -19,10 +19,15 @@ import (
 
 // Paths inside the image (the modules cpio puts the modules in ModulesDir).
 const (
-	ModulesDir   = "/lib/ironroot/modules"
+	ModulesDir = "/lib/ironroot/modules"
 	// BMCConfigPath is the verified bmc-config inside the initrd (the root filesystem was
 	// verified as a whole before the kernel ran).
 	BMCConfigPath = "/etc/ironroot/bmc-config.cbor"
+	// VolatileState as the state device (ironroot.state=tmpfs) mounts a tmpfs instead:
+	// boards without a disk (ast2600-evb) keep their state only until the next reset.
+	VolatileState = "tmpfs"
+	// DefaultsPath is the board's first-boot defaults file the image carries.
+	DefaultsPath = "/etc/ironroot/defaults.json"
 	StateMount   = "/state"
 	stateSubdir  = "bmc"
 	cmdlinePath  = "/proc/cmdline"
@@ -57,6 +62,9 @@ type Config struct {
 	StateDir string
 	// RoTLinkPath is the RoT link UART (/dev/ttyS1), in raw mode; empty without one.
 	RoTLinkPath string
+	// DefaultsFile is the image's first-boot defaults file (read only when the state
+	// directory is created); empty when the image has none.
+	DefaultsFile string
 	// BMCConfigFD is a sealed, read-only memfd holding the verified bmc-config the
 	// launcher put into the initrd (BMCConfigPath); -1 when the image has none.
 	BMCConfigFD int
@@ -133,6 +141,9 @@ func Setup(ctx context.Context, o Options) (Config, error) {
 		return Config{}, err
 	}
 	cfg.BMCConfigFD = fd
+	if _, err := os.Stat(DefaultsPath); err == nil {
+		cfg.DefaultsFile = DefaultsPath
+	}
 	if !o.NoWatchdog {
 		if err := startWatchdog(ctx, log); err != nil {
 			log.Warn("guest: no watchdog", "err", err)
@@ -264,6 +275,18 @@ func bringUpNIC(ctx context.Context, p Params) error {
 // mountState mounts the ext4 state disk /dev/<dev> on StateMount and returns bmcd's state
 // directory on it.
 func mountState(ctx context.Context, log *slog.Logger, dev string) (string, error) {
+	if dev == VolatileState {
+		if err := os.MkdirAll(StateMount, 0o700); err != nil {
+			return "", fmt.Errorf("guest: state mount point: %w", err)
+		}
+		if !mounted(StateMount) {
+			if err := unix.Mount("tmpfs", StateMount, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=0700,size=32m"); err != nil {
+				return "", fmt.Errorf("guest: volatile state: %w", err)
+			}
+		}
+		log.Warn("guest: no state disk on this board: BMC state is volatile (tmpfs)")
+		return filepath.Join(StateMount, stateSubdir), nil
+	}
 	path := "/dev/" + dev
 	if err := waitFor(ctx, devWait, func() error { _, err := os.Stat(path); return err }); err != nil {
 		return "", fmt.Errorf("guest: state disk: %w", err)

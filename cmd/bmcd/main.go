@@ -84,8 +84,12 @@ func main() {
 			os.Exit(1)
 		}
 		o.stateDir, o.redfishAddr = gc.StateDir, gc.RedfishAddr
-		o.ipmiAddr = gc.IPMIAddr  // the guest NIC, behind the launcher's forward
-		o.rotDev = gc.RoTLinkPath // the RoT link's serial line, already raw; "" without one
+		o.ipmiAddr = gc.IPMIAddr       // the guest NIC, behind the launcher's forward
+		o.rotDev = gc.RoTLinkPath      // the RoT link's serial line, already raw; "" without one
+		o.bmcConfigFD = gc.BMCConfigFD // the verified bmc-config from the verified initrd, sealed
+		if o.defaults == "" {
+			o.defaults = gc.DefaultsFile // the image's first-boot defaults; "" if none
+		}
 	}
 	if o.stateDir == "" {
 		log.Error("the -state directory is required")
@@ -200,30 +204,37 @@ func run(o options, log *slog.Logger) (int, error) {
 		return 1, fmt.Errorf("start Redfish service: %w", err)
 	}
 
+	// What the interfaces consult: the gate, or, without a verified bmc-config, a gate
+	// that never opens.
+	var guard interface {
+		gatehttp.StateSource
+		IsOpen() bool
+	} = closedGate{}
+	if gate != nil {
+		guard = gate
+	}
+
 	// The simulated host's serial console, which IPMI Serial over LAN attaches to.
 	hostConsole := console.New(board.Clock, board.Power.State, board.ID())
 	defer hostConsole.Stop()
-	var gateOpen interface{ IsOpen() bool } = closedGate{}
 	ipmiSrv, err = ipmi.NewServer(ipmi.ServerConfig{
 		Board:   board,
 		Logger:  log,
 		Console: hostConsole,
-		Gate:    ipmi.GateFunc(func() bool { return gateOpen.IsOpen() }),
+		Gate:    ipmi.GateFunc(guard.IsOpen),
 	})
 	if err != nil {
 		return 1, fmt.Errorf("start IPMI server: %w", err)
 	}
 
-	var gateState gatehttp.StateSource = closedGate{}
 	gateDone := make(chan error, 1)
 	if gate != nil {
-		gateOpen, gateState = gate, gate
 		go func() { gateDone <- gate.Run(ctx) }()
 		go reportGateOpen(ctx, gate, log)
 	}
 
 	srv := &http.Server{
-		Handler:           gatehttp.Handler(gatehttp.Config{Gate: gateState}, svc.Handler()),
+		Handler:           gatehttp.Handler(gatehttp.Config{Gate: guard}, svc.Handler()),
 		TLSConfig:         id.ServerConfig(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,

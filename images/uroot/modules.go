@@ -32,6 +32,18 @@ func Q35Modules() []string {
 	}
 }
 
+// AST2600Modules are the modules of Debian's armmp kernel that the QEMU ast2600-evb board
+// needs, in load order: the ftgmac100 NIC with its MDIO bus and RTL8211E PHY, and the
+// aspeed RTC. The UARTs and the aspeed watchdog are built in; the board has no disk.
+func AST2600Modules() []string {
+	return []string{
+		"drivers/net/phy/libphy", "drivers/net/phy/fixed_phy", "drivers/net/mdio/fwnode_mdio",
+		"drivers/net/mdio/of_mdio", "drivers/net/phy/mdio_devres", "drivers/net/mdio/mdio-aspeed",
+		"drivers/net/phy/realtek", "drivers/net/ethernet/faraday/ftgmac100",
+		"drivers/rtc/rtc-aspeed",
+	}
+}
+
 // KernelRelease reads the ABI (uname -r) from a fetched kernel's VERSION file.
 func KernelRelease(kernelDir string) (string, error) {
 	f, err := os.Open(filepath.Join(kernelDir, "VERSION"))

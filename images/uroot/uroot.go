@@ -40,16 +40,27 @@ type Image struct {
 	Commands []string
 	// Shell adds gosh as the default shell (DEBUG=1 only: the production image has none).
 	Shell bool
+	// Files are extra files, "repo-relative-path:path-in-image".
+	Files []string
 }
+
+// DefaultsPath is where the board's first-boot defaults file is in the image.
+const DefaultsPath = "etc/ironroot/defaults.json"
 
 const (
 	urootInit = "github.com/u-root/u-root/cmds/core/init"
 	urootGosh = "github.com/u-root/u-root/cmds/core/gosh"
 )
 
-// BMC is the BMC image: u-root's init and bmcd; with debug, gosh too.
+// BMC is the BMC image: u-root's init and bmcd, plus the board's first-boot defaults
+// (amd64: the q35 board, arm: the ast2600 board); with debug, gosh too.
 func BMC(goarch string, debug bool) Image {
-	img := Image{Name: "bmc", GOARCH: goarch, Uinit: "bmcd", Commands: []string{urootInit, "./cmd/bmcd"}}
+	defaults := "configs/qemu-x86/defaults.json"
+	if goarch == "arm" {
+		defaults = "configs/qemu-ast2600/defaults.json"
+	}
+	img := Image{Name: "bmc", GOARCH: goarch, Uinit: "bmcd", Commands: []string{urootInit, "./cmd/bmcd"},
+		Files: []string{defaults + ":" + DefaultsPath}}
 	if debug {
 		img.Name = "bmc-debug"
 		img.Shell = true
@@ -115,6 +126,9 @@ func (b Builder) Initramfs(ctx context.Context, img Image) (string, error) {
 	} else {
 		args = append(args, "-defaultsh=")
 	}
+	for _, f := range img.Files {
+		args = append(args, "-files", f)
+	}
 	args = append(args, img.Commands...)
 	cmd := exec.CommandContext(ctx, tool, args...)
 	cmd.Dir = b.RepoDir
@@ -167,6 +181,10 @@ func (b Builder) sourceKey(ctx context.Context, img Image) (string, error) {
 		return "", fmt.Errorf("u-root image inputs: %w", err)
 	}
 	files := []string{filepath.Join(repo, "go.mod"), filepath.Join(repo, "go.sum")}
+	for _, f := range img.Files {
+		host, _, _ := strings.Cut(f, ":")
+		files = append(files, filepath.Join(repo, host))
+	}
 	for dir := range strings.Lines(string(out)) {
 		dir = strings.TrimSpace(dir)
 		if dir == "" || !strings.HasPrefix(dir, repo+string(filepath.Separator)) {

@@ -27,6 +27,7 @@ import (
 )
 
 type options struct {
+	machine                                string
 	kernelDir, buildDir, stateDir, keysDir string
 	identityRoot                           string
 	board, version                         string
@@ -39,7 +40,8 @@ type options struct {
 
 func main() {
 	var o options
-	flag.StringVar(&o.kernelDir, "kernel-dir", "build/kernel/cloud-amd64", "kernel fetched by scripts/fetch-kernel")
+	flag.StringVar(&o.machine, "machine", qemu.MachineQ35, "board machine: q35 (x86_64) or ast2600-evb (32-bit ARM: no TPM, no disk, no RoT link yet)")
+	flag.StringVar(&o.kernelDir, "kernel-dir", "build/kernel/cloud-amd64", "kernel fetched by scripts/fetch-kernel (armmp for ast2600-evb)")
 	flag.StringVar(&o.buildDir, "build", "build", "build directory (image cache)")
 	flag.StringVar(&o.stateDir, "state", ".run/qemu-x86", "board state directory")
 	flag.StringVar(&o.keysDir, "keys", ".dev-keys/vendor", "vendor signing keys (created when missing)")
@@ -68,7 +70,7 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	if _, err := qemu.FindQEMU(); err != nil {
+	if _, err := qemu.FindQEMUFor(o.machine); err != nil {
 		return err
 	}
 	if _, err := os.Stat(filepath.Join(o.keysDir, images.ES384PubFile)); err != nil {
@@ -81,12 +83,21 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	goarch, modules, dtb := "amd64", uroot.Q35Modules(), ""
+	if o.machine == qemu.MachineAST2600 {
+		abi, err := uroot.KernelRelease(o.kernelDir)
+		if err != nil {
+			return err
+		}
+		goarch, modules = "arm", uroot.AST2600Modules()
+		dtb = filepath.Join(o.kernelDir, "root", "usr", "lib", "linux-image-"+abi, "aspeed-ast2600-evb.dtb")
+	}
 	b := uroot.Builder{RepoDir: repo, BuildDir: o.buildDir, Logger: log}
-	initramfs, err := b.Initramfs(ctx, uroot.BMC("amd64", o.debug))
+	initramfs, err := b.Initramfs(ctx, uroot.BMC(goarch, o.debug))
 	if err != nil {
 		return err
 	}
-	mods, err := b.Modules(o.kernelDir, uroot.Q35Modules())
+	mods, err := b.Modules(o.kernelDir, modules)
 	if err != nil {
 		return err
 	}
@@ -104,14 +115,14 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	err = qemu.BuildBundle(bundle, qemu.BundleSpec{
 		Meta:   images.Meta{BoardID: o.board, FirmwareVersion: o.version, SVN: o.svn, BuildTime: time.Now()},
 		Kernel: filepath.Join(o.kernelDir, "vmlinuz"), Initramfs: initramfs, Modules: mods, KeysDir: o.keysDir,
-		BMCConfig: bmcConfig,
+		BMCConfig: bmcConfig, DTB: dtb,
 	})
 	if err != nil {
 		return err
 	}
 	log.Info("signed board bundle", "path", bundle, "version", o.version, "svn", o.svn)
 
-	board := &qemu.Board{ID: o.board, StateDir: o.stateDir, Bundle: bundle, Keys: keys,
+	board := &qemu.Board{ID: o.board, Machine: o.machine, StateDir: o.stateDir, Bundle: bundle, Keys: keys,
 		Policy:      manifest.Policy{BoardID: o.board, MinSVN: o.svn},
 		RedfishPort: o.redfishPort, IPMIPort: o.ipmiPort, BMCTPM: true, Console: os.Stdout, Logger: log, Accel: o.accel}
 	if o.debug {
