@@ -42,6 +42,19 @@ func newPasswordHash(password string, iterations int) (passwordHash, error) {
 	return passwordHash{Alg: hashAlg, Iterations: iterations, Salt: salt, Hash: h}, nil
 }
 
+// unmatchableHash is the hash unknown user names are verified against: a random salt
+// and a random hash value with the real parameters, so verifying costs exactly what a
+// wrong password of a known user costs, and no password matches it. Unlike hashing a
+// random password it costs nothing to make, which matters on a BMC's slow CPU at every
+// boot.
+func unmatchableHash(iterations int) (passwordHash, error) {
+	b := make([]byte, saltLen+hashLen)
+	if _, err := rand.Read(b); err != nil {
+		return passwordHash{}, fmt.Errorf("unknown-user hash: %w", err)
+	}
+	return passwordHash{Alg: hashAlg, Iterations: iterations, Salt: b[:saltLen], Hash: b[saltLen:]}, nil
+}
+
 // verify reports whether password matches, in constant time with respect
 // to the password and the stored hash.
 func (h passwordHash) verify(password string) bool {

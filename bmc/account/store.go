@@ -128,11 +128,7 @@ func Open(cfg Config) (*Store, error) {
 	if _, err := rand.Read(s.cacheSecret); err != nil {
 		return nil, fmt.Errorf("open accounts: %w", err)
 	}
-	dummyPassword := make([]byte, 16)
-	if _, err := rand.Read(dummyPassword); err != nil {
-		return nil, fmt.Errorf("open accounts: %w", err)
-	}
-	if s.dummy, err = newPasswordHash(string(dummyPassword), iterations); err != nil {
+	if s.dummy, err = unmatchableHash(iterations); err != nil {
 		return nil, fmt.Errorf("open accounts: %w", err)
 	}
 	return s, nil
