@@ -18,11 +18,20 @@
 //	                         LocationIndicatorActive, IPMI enabled/port, power timing)
 //	power.json               host power state + boot override record (bmc/power.Persisted)
 //	inventory.json           serials, SKU, UUIDs (bmc/inventory)
-//	sealing.key              0600, 32-byte interim sealing key (account.LoadOrCreateSealingKey)
+//	sealing.key              0600, 32-byte interim sealing key (account.LoadOrCreateSealingKey):
+//	                         only on a board without a root of trust (tests, development), or
+//	                         from an older bmcd until UseSealingKey replaces and removes it
 //	accounts/accounts.json   accounts, policy, lockout state (bmc/account)
 //	events/seg-*.evt         event log segments (bmc/event)
 //	tls/                     the Redfish TLS certificate and key (written by cmd/bmcd)
 //	initial-admin-password   0600, the first boot's generated admin password
+//
+// The sealing key of the accounts' IPMI keys comes from the root of trust
+// (GetSealingKey in the attested session) when Config.SealingKeyFromRoT is
+// set: the board then opens the accounts with the interim key file only if
+// one is left from an older bmcd (else with no key), never creates it, and
+// UseSealingKey re-seals the IPMI keys under the RoT's key and removes the
+// file. Without it, the board keeps the interim key file.
 //
 // Records are bmc/record envelopes {"version":N,"data":...}, written crash-
 // safely; newer records stay readable by an older bmcd (additive fields).
@@ -37,8 +46,10 @@
 // letter, lower-case letter, digit and symbol; the symbols survive shells
 // and IPMI), PasswordChangeRequired, account types Redfish (+ IPMI when
 // Defaults.IPMIEnabled), writes it to initial-admin-password and returns it
-// in FirstBoot. board.json is written last, so a first boot interrupted by a
-// crash is simply redone (the admin password is then reset).
+// in FirstBoot (behind a root of trust the sealing key is not there yet, so
+// the admin's IPMI key is captured when its password is changed). board.json
+// is written last, so a first boot interrupted by a crash is simply redone
+// (the admin password is then reset).
 package bmc
 
 import (
@@ -107,6 +118,10 @@ type Config struct {
 	PowerTiming     *power.Timing  // overrides the persisted timing (tests)
 	HTTPSPort       int            // the port Redfish is served on, for NetworkProtocol; 443 when 0
 	EventOptions    *event.Options // optional bounds of the event store (Clock/TimeOffset are set by Open)
+	// SealingKeyFromRoT says the sealing key will come from the root of
+	// trust (UseSealingKey): the interim key file is not created (see the
+	// package comment).
+	SealingKeyFromRoT bool
 }
 
 // FirstBoot is returned by Open on the first boot only.
@@ -230,7 +245,11 @@ func (b *Board) openParts(cfg Config) error {
 		return err
 	}
 
-	key, err := account.LoadOrCreateSealingKey(b.path(SealingKeyFile))
+	load := account.LoadOrCreateSealingKey
+	if cfg.SealingKeyFromRoT {
+		load = account.LoadSealingKey // nil until UseSealingKey
+	}
+	key, err := load(b.path(SealingKeyFile))
 	if err != nil {
 		return err
 	}
@@ -252,6 +271,27 @@ func (b *Board) openParts(cfg Config) error {
 		return err
 	}
 	b.Sensors = sensor.NewSet(b.Clock, b.Power.State, b.thresholdCrossed)
+	return nil
+}
+
+// UseSealingKey makes key, the sealing key from the root of trust, the
+// accounts' sealing key (account.Store.SetSealingKey re-seals the IPMI keys
+// under it, on disk before it returns) and then removes the interim key
+// file, durably. A crash in between leaves the file, and the next call
+// removes it.
+func (b *Board) UseSealingKey(key []byte) error {
+	if err := b.Accounts.SetSealingKey(key); err != nil {
+		return fmt.Errorf("use the sealing key: %w", err)
+	}
+	switch err := os.Remove(b.path(SealingKeyFile)); {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("use the sealing key: remove the interim key file: %w", err)
+	}
+	if err := record.SyncDir(b.StateDir); err != nil {
+		return fmt.Errorf("use the sealing key: %w", err)
+	}
 	return nil
 }
 

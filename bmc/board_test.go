@@ -423,3 +423,85 @@ func TestNewAdminPassword(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestSealingKeyFromRoT(t *testing.T) {
+	t.Parallel()
+	rotKey := make([]byte, account.SealingKeySize)
+	for i := range rotKey {
+		rotKey[i] = byte(i)
+	}
+	keyFile := func(state string) error {
+		_, err := os.Stat(filepath.Join(state, SealingKeyFile))
+		return err
+	}
+
+	// A fresh board behind a RoT: no interim key file, also when the first
+	// boot is redone, and the admin's IPMI key comes with its next password.
+	state := t.TempDir()
+	cfg := Config{StateDir: state, Clock: clock.NewFake(epoch), SealingKeyFromRoT: true,
+		DefaultsFile: writeDefaults(t, `{"ipmi_enabled": true}`)}
+	b, _ := open(t, cfg)
+	b.Close()
+	if err := os.Remove(filepath.Join(state, SettingsFile)); err != nil {
+		t.Fatal(err)
+	}
+	b, fb := open(t, cfg)
+	if fb == nil {
+		t.Fatal("first boot not redone")
+	}
+	if err := keyFile(state); !os.IsNotExist(err) {
+		t.Errorf("interim key file on a fresh board behind a RoT: %v", err)
+	}
+	if err := b.UseSealingKey(rotKey); err != nil {
+		t.Fatal(err)
+	}
+	admin, err := b.Accounts.ByName(fb.AdminUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Accounts.Update(admin.ID, account.Patch{Password: ptr("Changed-Passw0rd")}); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := b.Accounts.IPMIKey(admin.ID); err != nil || string(k) != "Changed-Passw0rd" {
+		t.Errorf("admin IPMI key = %q, %v", k, err)
+	}
+	b.Close()
+
+	// Upgrade from an older bmcd's state: the interim key file is used,
+	// then replaced by the RoT's key and removed.
+	state = t.TempDir()
+	b, _ = open(t, Config{StateDir: state, Clock: clock.NewFake(epoch)})
+	a, err := b.Accounts.Create("ipmiop", "Ipmi-Passw0rd", account.Operator, []account.AccountType{account.TypeRedfish, account.TypeIPMI}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if err := keyFile(state); err != nil {
+		t.Fatalf("no interim key file without a RoT: %v", err)
+	}
+	cfg = Config{StateDir: state, Clock: clock.NewFake(epoch), SealingKeyFromRoT: true}
+	b, _ = open(t, cfg)
+	if k, err := b.Accounts.IPMIKey(a.ID); err != nil || string(k) != "Ipmi-Passw0rd" {
+		t.Errorf("IPMI key under the interim key file = %q, %v", k, err)
+	}
+	if err := b.UseSealingKey(rotKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := keyFile(state); !os.IsNotExist(err) {
+		t.Errorf("interim key file after UseSealingKey: %v", err)
+	}
+	b.Close()
+	b, _ = open(t, cfg)
+	if _, err := b.Accounts.IPMIKey(a.ID); !errors.Is(err, account.ErrNoSealingKey) {
+		t.Errorf("IPMI key before UseSealingKey: %v, want ErrNoSealingKey", err)
+	}
+	if err := b.UseSealingKey(rotKey); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := b.Accounts.IPMIKey(a.ID); err != nil || string(k) != "Ipmi-Passw0rd" {
+		t.Errorf("IPMI key under the RoT's key after a restart = %q, %v", k, err)
+	}
+	if err := keyFile(state); !os.IsNotExist(err) {
+		t.Errorf("interim key file recreated: %v", err)
+	}
+}

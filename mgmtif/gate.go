@@ -23,7 +23,54 @@ const (
 	DefaultInterval    = 60 * time.Second
 	DefaultRetryDelay  = 5 * time.Second
 	DefaultLinkTimeout = 10 * time.Second
+	// MinLinkTimeout is the floor of a link timeout derived from a short
+	// interval: a pass takes ~10 ms idle and well under 100 ms on two
+	// loaded cores, so a second leaves room for a busy CI machine.
+	MinLinkTimeout = time.Second
 )
+
+// Timing is the gate's schedule for one interval (Schedule).
+type Timing struct {
+	// Interval is the measurement interval of bmc-config: a RoT that
+	// stops answering locks the gate within it when LinkTimeout ≤
+	// Interval/2 (always for the derived LinkTimeout and Interval ≥ 2 s);
+	// otherwise within Recheck + LinkTimeout (1.5 s for a 1 s interval).
+	Interval time.Duration
+	// Recheck is the period between the starts of consecutive passes:
+	// Interval − LinkTimeout − LinkTimeout/10, so that a pass begun just
+	// before the RoT stops is followed by one that times out, and locks
+	// the gate, before Interval has passed (the tenth is the slack for
+	// noticing the timeout and locking). It is never below Interval/2.
+	Recheck time.Duration
+	// LinkTimeout bounds each exchange on the link (and each pass as a
+	// whole, waiting for the link included) in real time.
+	LinkTimeout time.Duration
+	// RetryDelay is the first wait after Locked, never above Interval.
+	RetryDelay time.Duration
+}
+
+// Schedule derives the gate's timing from the interval; a linkTimeout or
+// retryDelay ≤ 0 takes its default: LinkTimeout = Interval/4 within
+// [MinLinkTimeout, DefaultLinkTimeout], RetryDelay = DefaultRetryDelay.
+// RetryDelay is capped by the interval. For the default 60 s interval:
+// re-check every 49 s, link timeout 10 s, retry after 5 s.
+func Schedule(interval, linkTimeout, retryDelay time.Duration) Timing {
+	if interval <= 0 {
+		interval = DefaultInterval
+	}
+	if linkTimeout <= 0 {
+		linkTimeout = min(DefaultLinkTimeout, max(MinLinkTimeout, interval/4))
+	}
+	if retryDelay <= 0 {
+		retryDelay = DefaultRetryDelay
+	}
+	return Timing{
+		Interval:    interval,
+		Recheck:     max(interval-linkTimeout-linkTimeout/10, interval/2),
+		LinkTimeout: linkTimeout,
+		RetryDelay:  min(retryDelay, interval),
+	}
+}
 
 // ManagerURI is the OriginOfCondition of the gate's events.
 const ManagerURI = "/redfish/v1/Managers/bmc"
@@ -61,10 +108,13 @@ type GateConfig struct {
 	// Revokers are called on every entry into Locked.
 	Revokers []Revoker
 	// RetryDelay is the wait on Clock before a new attempt after Locked
-	// (default 5 s); it doubles on each consecutive failure, up to Interval.
+	// (default 5 s, never above Interval); it doubles on each consecutive
+	// failure, up to Interval.
 	RetryDelay time.Duration
 	// LinkTimeout bounds each exchange on the link in real time (default
-	// 10 s): a responder that stops answering locks the gate.
+	// Interval/4 within [MinLinkTimeout, DefaultLinkTimeout]): a responder
+	// that stops answering locks the gate. Re-checks start about every
+	// Interval − LinkTimeout (Schedule).
 	LinkTimeout time.Duration
 	// CertTime is the instant certificates are checked at (default
 	// attest.MonotonicTime(): never the board's settable clock).
@@ -102,8 +152,9 @@ type Status struct {
 
 // Gate is the management-interface gate.
 type Gate struct {
-	cfg GateConfig
-	log *slog.Logger
+	cfg    GateConfig
+	timing Timing
+	log    *slog.Logger
 
 	mu      sync.Mutex // guards st, changed
 	st      Status
@@ -134,12 +185,8 @@ func NewGate(cfg GateConfig) (*Gate, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
 	}
-	if cfg.RetryDelay <= 0 {
-		cfg.RetryDelay = DefaultRetryDelay
-	}
-	if cfg.LinkTimeout <= 0 {
-		cfg.LinkTimeout = DefaultLinkTimeout
-	}
+	timing := Schedule(cfg.Interval, cfg.LinkTimeout, cfg.RetryDelay)
+	cfg.LinkTimeout, cfg.RetryDelay = timing.LinkTimeout, timing.RetryDelay
 	if cfg.CertTime == nil {
 		cfg.CertTime = attest.MonotonicTime()
 	}
@@ -148,7 +195,7 @@ func NewGate(cfg GateConfig) (*Gate, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Gate{
-		cfg: cfg, log: log.With("component", "gate"),
+		cfg: cfg, timing: timing, log: log.With("component", "gate"),
 		st:      Status{State: Locked, Reason: "the root of trust is not attested yet", Since: cfg.Clock.Now()},
 		changed: make(chan struct{}),
 	}, nil
@@ -160,6 +207,9 @@ func (g *Gate) Status() Status {
 	defer g.mu.Unlock()
 	return g.st
 }
+
+// Timing returns the gate's schedule.
+func (g *Gate) Timing() Timing { return g.timing }
 
 // State returns the gate's current state.
 func (g *Gate) State() State { return g.Status().State }
@@ -237,22 +287,27 @@ func (g *Gate) enter(to State, reason string) {
 // RetryDelay) on any failure.
 func (g *Gate) Run(ctx context.Context) error {
 	defer g.teardown()
-	delay := g.cfg.RetryDelay
+	tm := g.timing
+	g.log.Info("gate schedule", "interval", tm.Interval, "recheck", tm.Recheck,
+		"link_timeout", tm.LinkTimeout, "retry_delay", tm.RetryDelay)
+	delay := tm.RetryDelay
 	for {
 		g.enter(Attesting, "attesting the root of trust on the RoT link")
-		err := g.establish(ctx)
+		began, err := g.establish(ctx)
 		if err == nil {
-			delay = g.cfg.RetryDelay
-			err = g.hold(ctx, func() { g.enter(Open, g.openReason()) })
+			delay = tm.RetryDelay
+			err = g.hold(ctx, began, func() { g.enter(Open, g.openReason()) })
 		}
-		g.teardown()
 		if ctx.Err() != nil {
 			return nil
 		}
 		// The retry timer is armed before Locked is visible, so whoever
-		// sees Locked may rely on it (tests advance a fake clock).
+		// sees Locked may rely on it (tests advance a fake clock). Locked
+		// comes before the teardown: ending the session with a RoT that
+		// stopped answering takes up to a second.
 		retry, rt := g.after(delay)
 		g.enter(Locked, reason(err))
+		g.teardown()
 		select {
 		case <-retry:
 		case <-ctx.Done():
@@ -261,7 +316,7 @@ func (g *Gate) Run(ctx context.Context) error {
 		}
 		// Consecutive failures back off up to one interval, so a RoT that
 		// stays away does not flood the event log.
-		delay = min(2*delay, max(g.cfg.Interval, g.cfg.RetryDelay))
+		delay = min(2*delay, tm.Interval)
 	}
 }
 
@@ -306,17 +361,22 @@ func (g *Gate) step(ctx context.Context, what string, f func(context.Context) er
 }
 
 // establish runs VCA → DIGESTS → CERTIFICATE → CHALLENGE → KEY_EXCHANGE /
-// FINISH and the first appraisal inside the session.
-func (g *Gate) establish(ctx context.Context) error {
+// FINISH and the first appraisal inside the session. It returns when (on
+// Clock) that first pass began.
+func (g *Gate) establish(ctx context.Context) (time.Time, error) {
 	g.link.Lock()
 	defer g.link.Unlock()
+	return g.establishLocked(ctx)
+}
+
+func (g *Gate) establishLocked(ctx context.Context) (time.Time, error) {
 	var conn io.ReadWriteCloser
 	if err := g.step(ctx, "connecting to the RoT link", func(ctx context.Context) error {
 		var err error
 		conn, err = g.cfg.Dial(ctx)
 		return err
 	}); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	g.conn = conn
 	r := spdm.NewRequester(conn, spdm.RequesterConfig{
@@ -324,14 +384,14 @@ func (g *Gate) establish(ctx context.Context) error {
 	})
 	g.req = r
 	if err := g.step(ctx, "SPDM transport hello", r.Hello); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	if err := g.step(ctx, "SPDM VCA", r.Connect); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	neg := r.Negotiated()
 	if !neg.ResponderCaps.Flags.Has(spdm.CapAliasCert) {
-		return errors.New("SPDM: the responder does not use the alias certificate model (no ALIAS_CERT_CAP)")
+		return time.Time{}, errors.New("SPDM: the responder does not use the alias certificate model (no ALIAS_CERT_CAP)")
 	}
 	var digests *spdm.Digests
 	if err := g.step(ctx, "GET_DIGESTS", func(ctx context.Context) error {
@@ -339,7 +399,7 @@ func (g *Gate) establish(ctx context.Context) error {
 		digests, err = r.Digests(ctx)
 		return err
 	}); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	var chain *spdm.CertChain
 	if err := g.step(ctx, "GET_CERTIFICATE", func(ctx context.Context) error {
@@ -351,33 +411,34 @@ func (g *Gate) establish(ctx context.Context) error {
 		if !errors.As(err, &f) {
 			err = &attest.Failure{Check: attest.CheckChain, Err: err}
 		}
-		return err
+		return time.Time{}, err
 	}
 	if d, ok := slotDigest(digests, 0); !ok || !bytes.Equal(d, chain.Digest) {
-		return errors.New("DIGESTS: slot 0 digest does not match the certificate chain retrieved")
+		return time.Time{}, errors.New("DIGESTS: slot 0 digest does not match the certificate chain retrieved")
 	}
 	g.chainID = chain.Digest
 	if err := g.step(ctx, "CHALLENGE", func(ctx context.Context) error {
 		_, err := r.Challenge(ctx, 0, spdm.SummaryAll)
 		return err
 	}); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	if err := g.step(ctx, "KEY_EXCHANGE/FINISH", func(ctx context.Context) error {
 		var err error
 		g.sess, err = r.StartSession(ctx, spdm.SessionOptions{SlotID: 0, SummaryType: spdm.SummaryNone})
 		return err
 	}); err != nil {
-		return err
+		return time.Time{}, err
 	}
+	began := g.cfg.Clock.Now()
 	if err := g.passLocked(ctx); err != nil {
-		return err
+		return time.Time{}, err
 	}
 	// The health report of a trial slot: this BMC reached Open.
 	if _, err := g.controlLocked(ctx, rotlink.OpReportHealthy); err != nil {
 		g.log.Warn("RoT did not accept the health report", "err", err)
 	}
-	return nil
+	return began, nil
 }
 
 // slotDigest returns the DIGESTS entry of slot.
@@ -436,17 +497,22 @@ func (g *Gate) passLocked(ctx context.Context) error {
 	return nil
 }
 
-// hold keeps the gate Open: every Interval a pass, every heartbeat period
-// a HEARTBEAT. It calls opened once its timers are armed and returns the
-// first failure.
-func (g *Gate) hold(ctx context.Context, opened func()) error {
+// hold keeps the gate Open: a pass every Recheck after the previous one
+// began (the first one began at began, in establish), every heartbeat
+// period a HEARTBEAT. It calls opened once its timers are armed and
+// returns the first failure.
+//
+// A RoT that stops answering right after a pass is asked again Recheck
+// after that pass began and times out LinkTimeout later: Locked within
+// Recheck + LinkTimeout ≤ Interval of the stop.
+func (g *Gate) hold(ctx context.Context, began time.Time, opened func()) error {
 	g.link.Lock()
 	period := time.Duration(0)
 	if g.sess != nil {
 		period = time.Duration(g.sess.HeartbeatPeriod) * time.Second
 	}
 	g.link.Unlock()
-	measure, mt := g.after(g.cfg.Interval)
+	measure, mt := g.after(g.timing.Recheck - g.cfg.Clock.Now().Sub(began))
 	defer func() { mt.Stop() }()
 	var beat <-chan struct{}
 	var bt clock.Timer
@@ -461,23 +527,41 @@ func (g *Gate) hold(ctx context.Context, opened func()) error {
 			return ctx.Err()
 		case <-measure:
 			// The next timer is armed before the pass is visible.
-			measure, mt = g.after(g.cfg.Interval)
-			g.link.Lock()
-			err := g.passLocked(ctx)
-			g.link.Unlock()
-			if err != nil {
+			measure, mt = g.after(g.timing.Recheck)
+			if err := g.exchange(ctx, "re-check", g.passLocked); err != nil {
 				return err
 			}
 		case <-beat:
 			beat, bt = g.after(period)
-			g.link.Lock()
-			err := g.step(ctx, "HEARTBEAT", func(ctx context.Context) error { return g.sess.Heartbeat(ctx) })
-			g.link.Unlock()
-			if err != nil {
+			if err := g.exchange(ctx, "heartbeat", func(ctx context.Context) error {
+				return g.step(ctx, "HEARTBEAT", g.sess.Heartbeat)
+			}); err != nil {
 				return err
 			}
 		}
 	}
+}
+
+// exchange runs f with the link, all of it (waiting for the link
+// included) within LinkTimeout in real time: a caller of Link stuck on a
+// stopped RoT does not delay the lock.
+func (g *Gate) exchange(ctx context.Context, what string, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, g.cfg.LinkTimeout)
+	defer cancel()
+	start := time.Now()
+	g.link.Lock()
+	err := f(ctx)
+	g.link.Unlock()
+	took := time.Since(start)
+	switch {
+	case err != nil:
+		return err
+	case took > g.cfg.LinkTimeout/2:
+		g.log.Warn("slow exchange on the RoT link", "what", what, "took", took, "link_timeout", g.cfg.LinkTimeout)
+	default:
+		g.log.Debug("exchange on the RoT link", "what", what, "took", took)
+	}
+	return nil
 }
 
 // teardown ends the session and closes the link.

@@ -317,15 +317,102 @@ func TestTransitionTable(t *testing.T) {
 	}
 }
 
-// A RoT that stops answering (SIGSTOP) locks the gate at the next re-check
-// within LinkTimeout; after it resumes, a fresh attestation opens it.
+func TestSchedule(t *testing.T) {
+	for _, tc := range []struct {
+		interval, linkTimeout, retryDelay time.Duration
+		want                              mgmtif.Timing
+	}{
+		// The default interval: re-check every 49 s, timeout 10 s, retry 5 s.
+		{0, 0, 0, mgmtif.Timing{Interval: 60 * time.Second, Recheck: 49 * time.Second, LinkTimeout: 10 * time.Second, RetryDelay: 5 * time.Second}},
+		{60 * time.Second, 0, 0, mgmtif.Timing{Interval: 60 * time.Second, Recheck: 49 * time.Second, LinkTimeout: 10 * time.Second, RetryDelay: 5 * time.Second}},
+		{10 * time.Second, 0, 0, mgmtif.Timing{Interval: 10 * time.Second, Recheck: 7250 * time.Millisecond, LinkTimeout: 2500 * time.Millisecond, RetryDelay: 5 * time.Second}},
+		{4 * time.Second, 0, 0, mgmtif.Timing{Interval: 4 * time.Second, Recheck: 2900 * time.Millisecond, LinkTimeout: time.Second, RetryDelay: 4 * time.Second}},
+		// The floor of the link timeout; Recheck stays ≥ Interval/2.
+		{2 * time.Second, 0, 0, mgmtif.Timing{Interval: 2 * time.Second, Recheck: time.Second, LinkTimeout: time.Second, RetryDelay: 2 * time.Second}},
+		// Below 2·MinLinkTimeout the re-checks do not crowd each other.
+		{time.Second, 0, 0, mgmtif.Timing{Interval: time.Second, Recheck: 500 * time.Millisecond, LinkTimeout: time.Second, RetryDelay: time.Second}},
+		// Explicit values are kept, RetryDelay capped by the interval.
+		{60 * time.Second, 300 * time.Millisecond, 90 * time.Second, mgmtif.Timing{Interval: 60 * time.Second, Recheck: 60*time.Second - 330*time.Millisecond, LinkTimeout: 300 * time.Millisecond, RetryDelay: 60 * time.Second}},
+	} {
+		got := mgmtif.Schedule(tc.interval, tc.linkTimeout, tc.retryDelay)
+		if got != tc.want {
+			t.Errorf("Schedule(%v, %v, %v) = %+v, want %+v", tc.interval, tc.linkTimeout, tc.retryDelay, got, tc.want)
+		}
+		if got.LinkTimeout <= got.Interval/2 && got.Recheck+got.LinkTimeout > got.Interval {
+			t.Errorf("Schedule(%v): a stalled RoT locks %v after its last pass began, more than the interval", tc.interval, got.Recheck+got.LinkTimeout)
+		}
+	}
+}
+
+// A RoT that stops answering (SIGSTOP) right after a good pass locks the
+// gate before Interval has passed since that pass: the next re-check is
+// due Interval − LinkTimeout after the pass began and times out within
+// LinkTimeout (real time). After it resumes, a fresh attestation opens it.
 func TestGateRoTStalls(t *testing.T) {
-	h := start(t, rotsim.New(t, rotsim.Options{}), func(c *mgmtif.GateConfig) { c.LinkTimeout = 300 * time.Millisecond })
+	const linkTimeout = 300 * time.Millisecond
+	h := start(t, rotsim.New(t, rotsim.Options{}), func(c *mgmtif.GateConfig) { c.LinkTimeout = linkTimeout })
 	h.waitState(t, mgmtif.Open)
-	h.rot.Stall()
-	h.clk.Advance(h.rot.BMCConfig.Gate.MeasurementInterval)
+	tm := h.gate.Timing()
+	if tm.LinkTimeout != linkTimeout || tm.Recheck+tm.LinkTimeout >= tm.Interval {
+		t.Fatalf("timing %+v", tm)
+	}
+	// The first re-check is due Recheck after the first pass (in the
+	// attestation) began, not Recheck after Open.
+	open := h.gate.Status()
+	h.clk.Advance(tm.Recheck)
+	good := h.wait(t, "a re-check", func(st mgmtif.Status) bool { return st.Passes > open.Passes || st.State != mgmtif.Open })
+	if good.State != mgmtif.Open || good.Checked.Sub(open.Checked) != tm.Recheck {
+		t.Fatalf("re-check %+v, %v after the first pass", good, good.Checked.Sub(open.Checked))
+	}
+	for _, stall := range []struct {
+		name string
+		do   func()
+	}{
+		{"right after a pass", func() {}},
+		// A caller of the link stuck on the stalled RoT does not delay the
+		// gate's re-check beyond its own LinkTimeout.
+		{"with a caller stuck on the link", func() {
+			entered := make(chan struct{})
+			go func() {
+				_ = h.gate.Link(context.Background(), func(ctx context.Context, _ *spdm.Requester, s *spdm.Session) error {
+					close(entered)
+					_, err := s.Measurements(ctx, spdm.MeasurementRequest{Operation: spdm.MeasOpAll, Signed: true})
+					return err
+				})
+			}()
+			<-entered
+		}},
+	} {
+		t.Run(stall.name, func(t *testing.T) {
+			h.rot.Stall()
+			stall.do()
+			h.clk.Advance(tm.Recheck)
+			st := h.lockedWith(t, "GET_MEASUREMENTS")
+			if d := st.Since.Sub(good.Checked); d >= tm.Interval {
+				t.Fatalf("Locked %v after the last good pass, not within the interval %v", d, tm.Interval)
+			}
+			h.rot.Resume()
+			h.clk.Advance(tm.RetryDelay)
+			good = h.waitState(t, mgmtif.Open)
+		})
+	}
+}
+
+// The first retry after Locked waits at most one interval, however long
+// RetryDelay is.
+func TestGateRetryCappedByInterval(t *testing.T) {
+	const interval = 2 * time.Second
+	h := start(t, rotsim.New(t, rotsim.Options{Interval: interval}), func(c *mgmtif.GateConfig) {
+		c.LinkTimeout, c.RetryDelay = 300*time.Millisecond, time.Minute
+	})
+	h.waitState(t, mgmtif.Open)
+	if tm := h.gate.Timing(); tm.RetryDelay != interval {
+		t.Fatalf("timing %+v", tm)
+	}
+	h.rot.Disconnect()
+	h.clk.Advance(interval)
 	h.lockedWith(t, "GET_MEASUREMENTS")
-	h.rot.Resume()
-	h.clk.Advance(mgmtif.DefaultRetryDelay)
+	h.rot.Reconnect()
+	h.clk.Advance(interval)
 	h.waitState(t, mgmtif.Open)
 }

@@ -12,8 +12,9 @@ const (
 	Locked State = "Locked"
 	// Attesting: a fresh attestation is running; interfaces stay shut.
 	Attesting State = "Attesting"
-	// Open: the RoT's evidence appraised good and is re-checked every
-	// interval inside the secured session.
+	// Open: the RoT's evidence appraised good and is re-checked inside
+	// the secured session often enough that a RoT that stops answering
+	// locks the gate within one interval (Schedule).
 	Open State = "Open"
 )
 
@@ -32,19 +33,24 @@ type Transition struct {
 //	      start (no event)
 //	          │
 //	          v
-//	┌────> Locked ──(retry after RetryDelay)──> Attesting
-//	│         ^                                   │   │
-//	│         └──────────(any check fails)────────┘   │ (first pass appraised good)
-//	│                                                 v
-//	└──────(a re-check, heartbeat or the link fails)─ Open ─┐
-//	                                                     ^  │ (every Interval: signed
-//	                                                     └──┘  measurements + digests; no event)
+//	┌────> Locked ──(retry after RetryDelay ≤ Interval)──> Attesting
+//	│         ^                                              │   │
+//	│         └────────────────(any check fails)─────────────┘   │ (first pass appraised good)
+//	│                                                            v
+//	└──────(a re-check, heartbeat or the link fails)──────────── Open ─┐
+//	                                                                ^  │ (every Recheck: signed
+//	                                                                └──┘  measurements + digests; no event)
+//
+// The timing (Schedule): a pass starts every Recheck ≈ Interval −
+// LinkTimeout after the previous one began and each exchange is bounded
+// by LinkTimeout, so a RoT that stops answering locks the gate within
+// one Interval; consecutive failures back off from RetryDelay to Interval.
 func Transitions() []Transition {
 	return []Transition{
-		{From: Locked, To: Attesting, When: "an attestation of the root of trust begins"},
+		{From: Locked, To: Attesting, When: "an attestation of the root of trust begins (first start, or RetryDelay after Locked)"},
 		{From: Attesting, To: Open, When: "the evidence appraised good"},
-		{From: Attesting, To: Locked, When: "a step of the attestation failed", Revoke: true},
-		{From: Open, To: Locked, When: "a re-check, a heartbeat or the link failed", Revoke: true},
+		{From: Attesting, To: Locked, When: "a step of the attestation failed or timed out (LinkTimeout)", Revoke: true},
+		{From: Open, To: Locked, When: "a re-check, a heartbeat or the link failed or timed out (LinkTimeout)", Revoke: true},
 	}
 }
 

@@ -176,6 +176,10 @@ func policyError(err error, values map[string]string) error {
 		return errorf(http.StatusNotFound, base.ResourceNotFound("ManagerAccount", values["Id"]))
 	case errors.Is(err, account.ErrInvalid):
 		return errorf(http.StatusBadRequest, base.GeneralError())
+	case errors.Is(err, account.ErrNoSealingKey):
+		// The moment between the gate opening and bmcd taking the RoT's sealing key.
+		return errorf(http.StatusServiceUnavailable, base.ServiceTemporarilyUnavailable(retryAfterSeconds)).
+			withHeader("Retry-After", retryAfterSeconds)
 	}
 	return err
 }

@@ -3,10 +3,12 @@ package redfish
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/ironroot-bmc/ironroot/bmc/account"
 	"github.com/ironroot-bmc/ironroot/redfish/base"
 )
 
@@ -208,5 +210,15 @@ func TestSecretsNotEchoed(t *testing.T) {
 	m := field("Password", &pw, nil)(json.RawMessage(`987654321`))
 	if m == nil || strings.Contains(m.Message, "987654321") {
 		t.Fatalf("password echoed: %v", m)
+	}
+}
+
+// A password set in the moment between the gate opening and bmcd taking the RoT's
+// sealing key is a 503 the client may retry, not a 500.
+func TestNoSealingKeyIsServiceUnavailable(t *testing.T) {
+	err := policyError(fmt.Errorf("update account 2: %w", account.ErrNoSealingKey), nil)
+	var e *Error
+	if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable || e.Header.Get("Retry-After") == "" {
+		t.Fatalf("policyError(ErrNoSealingKey) = %#v, want 503 with Retry-After", err)
 	}
 }

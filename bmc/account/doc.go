@@ -56,16 +56,39 @@
 // again. The price: whoever holds both the record and the sealing key can
 // recover every account's password, not only the IPMI ones' (the RAKP
 // hash-disclosure risk of IPMI itself is in the README). It is kept only
-// sealed: AES-256-GCM with the 32-byte sealing key
-// (Config.SealingKey; an interim 0600 key file from LoadOrCreateSealingKey
-// until rotd hands bmcd the sealing key), a random 12-byte nonce, and the
-// account ID and the key-record version as associated data, so a sealed key
-// cannot be moved to another account. The key is NUL-padded to 20 bytes
+// sealed: AES-256-GCM with the 32-byte sealing key, a random 12-byte nonce,
+// and the account ID and the key-record version as associated data, so a
+// sealed key cannot be moved to another account. The key is NUL-padded to 20 bytes
 // before sealing (as RAKP pads it), so the ciphertext does not reveal the
 // password's length. IPMIKey hands it out only while the
 // account's types contain IPMI. A password longer than 20 bytes (possible
 // only if the policy's MaxPasswordLength is raised above 20) has no IPMI
 // key; enabling IPMI then requires setting a shorter password.
+//
+// # Sealing key
+//
+// The sealing key is the one rotd derives from the UDS and the accepted
+// vendor key set and hands to an attested bmcd (GetSealingKey), given to
+// the store with SetSealingKey. Boards without a root of trust (tests,
+// development), and state from before it, use an interim 0600 key file
+// (LoadOrCreateSealingKey) as Config.SealingKey. Each sealed key records
+// the ID of the key that sealed it (SealingKeyID: the first 8 bytes of
+// HMAC-SHA256(key, "ironroot sealing key id")); a sealed key without an ID
+// was sealed by the interim key file. SetSealingKey re-seals every IPMI key
+// it can open under the new key and saves the record before it returns
+// (one record.Save: a kill leaves the old record or the new one, each
+// readable with its key), so the caller may then delete the key file.
+//
+// Config.SealingKey may be nil: the key is not there yet (a board behind a
+// root of trust opens its accounts before the gate has attested it).
+// IPMIKey then fails with ErrNoSealingKey, and so does a password set,
+// except one that must be changed before use (PasswordChangeRequired):
+// the first boot's admin password, set before the gate has opened. It is
+// stored without an IPMI key (IPMI refuses such a password anyway); the
+// change, after the gate opened, captures the key. An older bmcd (N-1) parses the
+// record but has only the interim key file, which no longer opens keys
+// sealed under the RoT's key: IPMI logins need the password set again
+// there.
 //
 // # Lockout
 //
@@ -115,7 +138,7 @@
 //	    "account_types": ["Redfish", "IPMI"],
 //	    "password": {"alg": "pbkdf2-sha256", "iterations": 120000,
 //	      "salt": "<base64 16 bytes>", "hash": "<base64 32 bytes>"},
-//	    "ipmi_key": {"alg": "aes-256-gcm", "v": 1,
+//	    "ipmi_key": {"alg": "aes-256-gcm", "v": 1, "kid": "<base64 8 bytes>",
 //	      "nonce": "<base64 12 bytes>", "sealed": "<base64>"},
 //	    "failed_logins": 0, "last_failure": "<RFC 3339>",
 //	    "locked_at": "<RFC 3339>", "password_expiration": "<RFC 3339>"}]}}

@@ -19,6 +19,7 @@ var (
 	ErrLastAdministrator = errors.New("last enabled Administrator")
 	ErrInvalid           = errors.New("invalid account data")
 	ErrNoIPMIKey         = errors.New("account has no IPMI key")
+	ErrNoSealingKey      = errors.New("no sealing key yet (it comes from the root of trust once the gate is open)")
 )
 
 // Limits of the account model.

@@ -78,6 +78,7 @@ func (a accountRecord) clone() accountRecord {
 	c.Password.Hash = append([]byte(nil), a.Password.Hash...)
 	if a.IPMIKey != nil {
 		k := *a.IPMIKey
+		k.KeyID = append([]byte(nil), k.KeyID...)
 		k.Nonce = append([]byte(nil), k.Nonce...)
 		k.Sealed = append([]byte(nil), k.Sealed...)
 		c.IPMIKey = &k

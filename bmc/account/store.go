@@ -34,8 +34,10 @@ type Account struct {
 
 // Config configures a Store.
 type Config struct {
-	Dir        string // state directory; the record is <Dir>/accounts.json
-	SealingKey []byte // 32 bytes; seals the IPMI keys
+	Dir string // state directory; the record is <Dir>/accounts.json
+	// SealingKey (32 bytes) seals the IPMI keys. It may be nil: the key is
+	// not known yet (it comes from the root of trust, see SetSealingKey).
+	SealingKey []byte
 	Clock      clock.Clock
 	// Events receives registry messages (see the package comment); may be
 	// nil. It is called without the store's lock held.
@@ -61,7 +63,6 @@ type Store struct {
 	path        string
 	clock       clock.Clock
 	events      func(messageID string, args ...string)
-	sealer      sealer
 	iterations  int
 	dummy       passwordHash // verified for unknown users
 	cacheSecret []byte       // keys the verification cache; memory only
@@ -70,6 +71,7 @@ type Store struct {
 	slowVerifications atomic.Uint64
 
 	mu              sync.Mutex
+	sealer          *sealer // nil until there is a sealing key
 	policy          Policy
 	accounts        []accountRecord // sorted by ID; replaced, never edited in place
 	cache           map[cacheKey]cacheEntry
@@ -83,9 +85,12 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.Dir == "" {
 		return nil, errors.New("open accounts: no state directory")
 	}
-	sl, err := newSealer(cfg.SealingKey)
-	if err != nil {
-		return nil, fmt.Errorf("open accounts: %w", err)
+	var sl *sealer
+	if cfg.SealingKey != nil {
+		var err error
+		if sl, err = newSealer(cfg.SealingKey); err != nil {
+			return nil, fmt.Errorf("open accounts: %w", err)
+		}
 	}
 	clk := cfg.Clock
 	if clk == nil {
@@ -108,7 +113,7 @@ func Open(cfg Config) (*Store, error) {
 		cache:      make(map[cacheKey]cacheEntry),
 	}
 	var raw json.RawMessage
-	_, err = record.Load(s.path, &raw)
+	_, err := record.Load(s.path, &raw)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -212,7 +217,7 @@ func (s *Store) Create(name, password string, role Role, types []AccountType, pa
 		AccountTypes:           types,
 		Password:               hash,
 	}
-	if err := s.captureIPMIKey(&a, password); err != nil {
+	if err := s.captureIPMIKey(&a, password, passwordChangeRequired); err != nil {
 		return fail(err)
 	}
 	next := append(s.cloneAccountsLocked(), a)
@@ -300,7 +305,8 @@ func (s *Store) Update(id int, p Patch) (Account, error) {
 			return fail(err)
 		}
 		a.Password = hash
-		if err := s.captureIPMIKey(a, *p.Password); err != nil {
+		mustChange := p.PasswordChangeRequired != nil && *p.PasswordChangeRequired
+		if err := s.captureIPMIKey(a, *p.Password, mustChange); err != nil {
 			return fail(err)
 		}
 		a.PasswordChangeRequired, changed = false, true
@@ -309,10 +315,15 @@ func (s *Store) Update(id int, p Patch) (Account, error) {
 		a.PasswordChangeRequired, changed = *p.PasswordChangeRequired, true
 	}
 	if (p.Password != nil || p.AccountTypes != nil) && slices.Contains(a.AccountTypes, TypeIPMI) && a.IPMIKey == nil {
-		if p.Password != nil {
+		switch {
+		case p.Password != nil && s.sealer == nil:
+			// A password that must be changed, set before the sealing key
+			// is there (the first boot's): the change captures the key.
+		case p.Password != nil:
 			return fail(&PolicyError{"Password", fmt.Sprintf("an IPMI account's password must be at most %d bytes", MaxIPMIKeyLength)})
+		default:
+			return fail(&PolicyError{"AccountTypes", fmt.Sprintf("IPMI needs the password set again (at most %d bytes)", MaxIPMIKeyLength)})
 		}
-		return fail(&PolicyError{"AccountTypes", fmt.Sprintf("IPMI needs the password set again (at most %d bytes)", MaxIPMIKeyLength)})
 	}
 	if lastAdminLost(s.accounts, next) {
 		return fail(ErrLastAdministrator)
@@ -400,13 +411,79 @@ func (s *Store) IPMIKey(id int) ([]byte, error) {
 		s.mu.Unlock()
 		return nil, fmt.Errorf("IPMI key of account %d: %w", id, ErrNotFound)
 	}
-	if !slices.Contains(a.AccountTypes, TypeIPMI) || a.IPMIKey == nil {
+	sl := s.sealer
+	switch {
+	case !slices.Contains(a.AccountTypes, TypeIPMI):
+		s.mu.Unlock()
+		return nil, fmt.Errorf("IPMI key of account %d: %w", id, ErrNoIPMIKey)
+	case sl == nil:
+		s.mu.Unlock()
+		return nil, fmt.Errorf("IPMI key of account %d: %w", id, ErrNoSealingKey)
+	case a.IPMIKey == nil:
 		s.mu.Unlock()
 		return nil, fmt.Errorf("IPMI key of account %d: %w", id, ErrNoIPMIKey)
 	}
 	sealed := *a.IPMIKey // the record is never edited in place
 	s.mu.Unlock()
-	return s.sealer.open(id, sealed)
+	if !sl.sealedBy(sealed) {
+		return nil, fmt.Errorf("IPMI key of account %d: sealed under sealing key %x, the store has %x", id, sealed.KeyID, sl.id)
+	}
+	return sl.open(id, sealed)
+}
+
+// SetSealingKey makes key (32 bytes) the store's sealing key, the one
+// from the root of trust. Every IPMI key sealed under another key is
+// re-sealed under it if the store can open it (with the key it had so far;
+// a key without a key ID is also tried with key itself, as an older bmcd
+// that rewrote the record drops the IDs), and the record is on disk before
+// SetSealingKey returns; password sets then seal under key. An IPMI key
+// the store cannot open is left as it is: IPMIKey fails for it until the
+// password is set again. Setting the key the store already has is a no-op.
+func (s *Store) SetSealingKey(key []byte) error {
+	next, err := newSealer(key)
+	if err != nil {
+		return fmt.Errorf("set sealing key: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	accounts := s.cloneAccountsLocked()
+	changed := false
+	for i := range accounts {
+		a := &accounts[i]
+		if a.IPMIKey == nil || bytes.Equal(a.IPMIKey.KeyID, next.id) {
+			continue
+		}
+		k, err := reseal(s.sealer, next, a.ID, *a.IPMIKey)
+		if err != nil {
+			continue // unreadable under either key: left as it is
+		}
+		a.IPMIKey, changed = &k, true
+	}
+	if changed {
+		if err := s.commitLocked(s.policy, accounts); err != nil {
+			return fmt.Errorf("set sealing key: %w", err)
+		}
+	}
+	s.sealer = next
+	return nil
+}
+
+// reseal opens k with prev (which may be nil) or, when k has no key ID,
+// with next, and seals it again with next.
+func reseal(prev, next *sealer, id int, k sealedKey) (sealedKey, error) {
+	var plain []byte
+	err := ErrNoSealingKey
+	if prev != nil && prev.sealedBy(k) {
+		plain, err = prev.open(id, k)
+	}
+	if err != nil && k.KeyID == nil {
+		plain, err = next.open(id, k)
+	}
+	if err != nil {
+		return sealedKey{}, err
+	}
+	defer clear(plain)
+	return next.seal(id, plain)
 }
 
 // Policy returns the current policy.
@@ -432,11 +509,18 @@ func (s *Store) SetPolicy(p Policy) error {
 }
 
 // captureIPMIKey seals password as the account's IPMI key, or drops the
-// key when the password is too long to be one.
-func (s *Store) captureIPMIKey(a *accountRecord, password string) error {
-	if len(password) > MaxIPMIKeyLength {
+// key when the password is too long to be one. Without a sealing key it
+// fails (ErrNoSealingKey), unless the password must be changed before use
+// (mustChange: IPMI refuses it anyway, and the change captures the key),
+// which is what the first boot sets before the root of trust hands the
+// key over.
+func (s *Store) captureIPMIKey(a *accountRecord, password string, mustChange bool) error {
+	switch {
+	case len(password) > MaxIPMIKeyLength || (s.sealer == nil && mustChange):
 		a.IPMIKey = nil
 		return nil
+	case s.sealer == nil:
+		return ErrNoSealingKey
 	}
 	k, err := s.sealer.seal(a.ID, []byte(password))
 	if err != nil {

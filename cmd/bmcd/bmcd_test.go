@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/tls"
@@ -27,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ironroot-bmc/ironroot/bmc"
+	"github.com/ironroot-bmc/ironroot/bmc/account"
 	"github.com/ironroot-bmc/ironroot/internal/rotsim"
 )
 
@@ -100,12 +103,14 @@ type readyInfo struct {
 // startBMCD starts bmcd on state behind a simulated root of trust (internal/rotsim: the
 // real SPDM responder with a test identity, on 127.0.0.1:0) that hands bmcd its verified
 // bmc-config as a sealed memfd, as rotd does. It waits (at most 60 s) until the ready file
-// names the Redfish URL and the gate has opened. The process is killed and reaped in Cleanup.
+// names the Redfish URL, the gate has opened and bmcd uses the RoT's sealing key. The
+// process is killed and reaped in Cleanup.
 func startBMCD(tb testing.TB, state string) *proc {
 	tb.Helper()
 	rot := rotsim.New(tb, rotsim.Options{})
 	p := launchBMCD(tb, state, rot)
 	p.waitGateOpen()
+	p.waitSealingKey() // password sets need it
 	return p
 }
 
@@ -829,5 +834,135 @@ func TestWithoutVerifiedConfigEveryInterfaceStaysClosed(t *testing.T) {
 	}
 	if r := p.do("POST", "/redfish/v1/SessionService/Sessions", "", map[string]string{"UserName": "admin", "Password": pw}); r.status != http.StatusServiceUnavailable {
 		t.Errorf("login with no attested RoT = %d, want 503", r.status)
+	}
+}
+
+// The IPMI keys of a board upgraded from the interim key file move under the sealing key
+// the root of trust hands the attested bmcd (GetSealingKey): the file is removed, IPMI
+// logins keep working, and after a kill -9 and a restart against the same RoT too.
+func TestSealingKeyFromRoT(t *testing.T) {
+	t.Parallel()
+	state := filepath.Join(t.TempDir(), "state")
+	// State as an older bmcd left it: the interim key file, and an IPMI account whose
+	// key is sealed under it.
+	defaults := filepath.Join(t.TempDir(), "defaults.json")
+	if err := os.WriteFile(defaults, []byte(`{"ipmi_enabled": true}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	board, _, err := bmc.Open(context.Background(), bmc.Config{StateDir: state, DefaultsFile: defaults})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const user, pass = "ipmiop", "Ipmi-Passw0rd"
+	a, err := board.Accounts.Create(user, pass, account.Operator, []account.AccountType{account.TypeRedfish, account.TypeIPMI}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := board.Close(); err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(state, bmc.SealingKeyFile)
+	if _, err := os.Stat(keyFile); err != nil {
+		t.Fatalf("the older state has no interim key file: %v", err)
+	}
+
+	rot := rotsim.New(t, rotsim.Options{})
+	check := func(p *proc) {
+		t.Helper()
+		p.waitSealingKey()
+		if _, err := os.Stat(keyFile); !os.IsNotExist(err) {
+			t.Errorf("interim key file after the RoT's key is in use: %v", err)
+		}
+		if ipmitool, err := exec.LookPath("ipmitool"); err == nil {
+			out, err := exec.Command(ipmitool, "-I", "lanplus", "-H", "127.0.0.1", "-p", p.ipmiPort(),
+				"-U", user, "-P", pass, "-L", "OPERATOR", "-C", "17", "-N", "1", "-R", "3", "mc", "info").CombinedOutput()
+			if err != nil || !bytes.Contains(out, []byte("Device ID")) {
+				t.Errorf("ipmitool -C 17 mc info as %s: %v\n%s\nbmcd stderr: %s", user, err, out, p.stderr)
+			}
+		}
+		p.kill()
+		// The record on disk opens with the RoT's key alone.
+		s, err := account.Open(account.Config{Dir: filepath.Join(state, bmc.AccountsDir)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetSealingKey(rot.SealingKey); err != nil {
+			t.Fatal(err)
+		}
+		if k, err := s.IPMIKey(a.ID); err != nil || string(k) != pass {
+			t.Errorf("IPMI key under the RoT's sealing key: %q, %v", k, err)
+		}
+	}
+
+	p := launchBMCD(t, state, rot)
+	p.waitGateOpen()
+	check(p) // kills it
+	p = launchBMCD(t, state, rot)
+	p.waitGateOpen()
+	check(p)
+	if _, err := os.Stat(keyFile); !os.IsNotExist(err) {
+		t.Errorf("interim key file recreated after the restart: %v", err)
+	}
+}
+
+// waitSealingKey waits (at most 30 s) until bmcd logs that the RoT's sealing key is in use.
+func (p *proc) waitSealingKey() {
+	p.tb.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(p.stderr.String(), "sealing key from the root of trust in use") {
+		if time.Now().After(deadline) {
+			p.tb.Fatalf("bmcd did not take the RoT's sealing key within 30 s\nstderr: %s", p.stderr)
+		}
+		select {
+		case <-p.done:
+			p.tb.Fatalf("bmcd exited: %v\nstderr: %s", p.status, p.stderr)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// ipmiPort returns the UDP port bmcd says it serves IPMI on.
+func (p *proc) ipmiPort() string {
+	p.tb.Helper()
+	for line := range strings.Lines(p.stdout.String()) {
+		if addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ipmi: listening on udp "); ok {
+			_, port, err := net.SplitHostPort(addr)
+			if err != nil {
+				p.tb.Fatal(err)
+			}
+			return port
+		}
+	}
+	p.tb.Fatalf("bmcd printed no IPMI address\nstdout: %s", p.stdout)
+	return ""
+}
+
+// A fresh board behind a RoT never writes the interim key file: the first boot's admin
+// gets its IPMI key when its password is changed, sealed under the RoT's key.
+func TestFreshBoardSealsUnderRoTKey(t *testing.T) {
+	t.Parallel()
+	state := filepath.Join(t.TempDir(), "state")
+	rot := rotsim.New(t, rotsim.Options{})
+	p := launchBMCD(t, state, rot)
+	p.waitGateOpen()
+	p.waitSealingKey()
+	firstLogin(t, p)
+	p.kill()
+	if _, err := os.Stat(filepath.Join(state, bmc.SealingKeyFile)); !os.IsNotExist(err) {
+		t.Errorf("interim key file on a fresh board behind a RoT: %v", err)
+	}
+	s, err := account.Open(account.Config{Dir: filepath.Join(state, bmc.AccountsDir), SealingKey: rot.SealingKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.ByName("admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Update(a.ID, account.Patch{AccountTypes: &[]account.AccountType{account.TypeRedfish, account.TypeIPMI}}); err != nil {
+		t.Fatalf("enable IPMI for the admin (its IPMI key must exist): %v", err)
+	}
+	if k, err := s.IPMIKey(a.ID); err != nil || string(k) != adminPassword {
+		t.Errorf("admin's IPMI key under the RoT's sealing key: %q, %v", k, err)
 	}
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/ironroot-bmc/ironroot/bmc"
+	"github.com/ironroot-bmc/ironroot/bmc/account"
 	"github.com/ironroot-bmc/ironroot/mgmtif"
 )
 
@@ -56,4 +59,51 @@ func reportGateOpen(ctx context.Context, g *mgmtif.Gate, log *slog.Logger) {
 	}
 	fmt.Println("gate: Open (the root of trust is attested; Redfish and IPMI answer)")
 	log.Info("gate open", "reason", st.Reason)
+}
+
+// sealingKeyRetry is how long useRoTSealingKey waits before asking the RoT again after a
+// failed GetSealingKey while the gate stays Open.
+const sealingKeyRetry = 5 * time.Second
+
+// useRoTSealingKey fetches the sealing key from the RoT (GetSealingKey, inside the
+// secured session) once the gate is Open and hands it to the board, which re-seals the
+// IPMI keys under it and removes the interim key file. At each later Open (after a
+// re-lock) it checks that the RoT still hands out the same key: a different one means a
+// different device or vendor key set, which is logged as an error and not used (the
+// secrets stay sealed under the first). A failure never changes the gate's decision.
+func useRoTSealingKey(ctx context.Context, g *mgmtif.Gate, board *bmc.Board, log *slog.Logger) {
+	var inUse []byte // the ID of the key in use (account.SealingKeyID)
+	for {
+		if _, err := g.Wait(ctx, func(s mgmtif.Status) bool { return s.State == mgmtif.Open }); err != nil {
+			return
+		}
+		key, err := g.SealingKey(ctx)
+		id := account.SealingKeyID(key)
+		switch {
+		case err == nil && inUse == nil:
+			err = board.UseSealingKey(key)
+			if err == nil {
+				inUse = id
+				log.Info("sealing key from the root of trust in use; interim key file removed", "key_id", fmt.Sprintf("%x", id))
+			}
+		case err == nil && !bytes.Equal(id, inUse):
+			log.Error("the root of trust hands out a different sealing key than before (another device or vendor key set?); keeping the first",
+				"key_id", fmt.Sprintf("%x", id), "in_use", fmt.Sprintf("%x", inUse))
+		}
+		clear(key)
+		if err != nil {
+			log.Error("the sealing key from the root of trust is not in use; the IPMI keys stay as they are", "err", err)
+			if inUse == nil {
+				select { // still Open: ask again
+				case <-ctx.Done():
+					return
+				case <-time.After(sealingKeyRetry):
+				}
+				continue
+			}
+		}
+		if _, err := g.Wait(ctx, func(s mgmtif.Status) bool { return s.State != mgmtif.Open }); err != nil {
+			return
+		}
+	}
 }

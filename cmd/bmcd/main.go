@@ -144,6 +144,8 @@ func run(o options, log *slog.Logger) (int, error) {
 		Clock:           clock.Real(),
 		Logger:          log,
 		FirmwareVersion: version,
+		// With a verified bmc-config the gate fetches the sealing key from the RoT.
+		SealingKeyFromRoT: o.bmcConfigFD >= 0,
 	})
 	if err != nil {
 		return 1, fmt.Errorf("open board state: %w", err)
@@ -231,6 +233,7 @@ func run(o options, log *slog.Logger) (int, error) {
 	if gate != nil {
 		go func() { gateDone <- gate.Run(ctx) }()
 		go reportGateOpen(ctx, gate, log)
+		go useRoTSealingKey(ctx, gate, board, log)
 	}
 
 	srv := &http.Server{
