@@ -172,21 +172,9 @@ func algorithmNames(sm *attest.SignedMeasurements) [3]string {
 // parseChain reads a PEM chain in either order and returns it root (or
 // first issuer) first, leaf last.
 func parseChain(b []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate chain: %w", err)
-		}
-		certs = append(certs, c)
+	certs, err := manifest.ParseCertificatesPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("certificate chain: %w", err)
 	}
 	if len(certs) == 0 {
 		return nil, errors.New("the Certificate link holds no PEM certificate")

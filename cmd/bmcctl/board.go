@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/stmcginnis/gofish"
 	"github.com/stmcginnis/gofish/schemas"
 )
 
@@ -64,18 +65,13 @@ func powerCmd(ctx context.Context, args []string, stdout io.Writer) error {
 
 // sensorsCmd lists every chassis sensor with its reading.
 func sensorsCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlagSet("sensors")
-	var c conn
-	c.flags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	client, err := c.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer client.Logout()
-	chassis, err := client.GetService().Chassis()
+	return withService(ctx, "sensors", args, func(svc *gofish.Service) error {
+		return listSensors(svc, stdout)
+	})
+}
+
+func listSensors(svc *gofish.Service, stdout io.Writer) error {
+	chassis, err := svc.Chassis()
 	if err != nil {
 		return fmt.Errorf("list chassis: %w", err)
 	}
@@ -98,18 +94,13 @@ func sensorsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 
 // accountsCmd lists the manager accounts.
 func accountsCmd(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := newFlagSet("accounts")
-	var c conn
-	c.flags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	client, err := c.connect(ctx)
-	if err != nil {
-		return err
-	}
-	defer client.Logout()
-	as, err := client.GetService().AccountService()
+	return withService(ctx, "accounts", args, func(svc *gofish.Service) error {
+		return listAccounts(svc, stdout)
+	})
+}
+
+func listAccounts(svc *gofish.Service, stdout io.Writer) error {
+	as, err := svc.AccountService()
 	if err != nil {
 		return fmt.Errorf("account service: %w", err)
 	}
@@ -126,4 +117,21 @@ func accountsCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%-4s %-16s %-14s %-8t %-7t %s\n", a.ID, a.UserName, a.RoleID, a.Enabled, a.Locked, strings.Join(types, ","))
 	}
 	return nil
+}
+
+// withService runs a command that takes only the connection flags: it parses them, logs
+// in, hands f the service root and logs out.
+func withService(ctx context.Context, name string, args []string, f func(*gofish.Service) error) error {
+	fs := newFlagSet(name)
+	var c conn
+	c.flags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	client, err := c.connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer client.Logout()
+	return f(client.GetService())
 }

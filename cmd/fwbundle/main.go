@@ -5,10 +5,8 @@
 package main
 
 import (
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -420,21 +418,9 @@ func bmcConfig(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("reading identity root: %w", err)
 	}
-	var roots []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, pemBytes = pem.Decode(pemBytes)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		cert, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return fmt.Errorf("parsing identity root: %w", err)
-		}
-		roots = append(roots, cert)
+	roots, err := manifest.ParseCertificatesPEM(pemBytes)
+	if err != nil {
+		return fmt.Errorf("parsing identity root: %w", err)
 	}
 	if len(roots) == 0 {
 		return fmt.Errorf("%s holds no CERTIFICATE block", *root)

@@ -12,7 +12,6 @@ import (
 	"crypto/sha512"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ironroot-bmc/ironroot/images/manifest"
 	"github.com/ironroot-bmc/ironroot/spdm"
 )
 
@@ -92,23 +92,14 @@ func loadRoots(files []string) (*x509.CertPool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read root: %w", err)
 		}
-		n := 0
-		for {
-			var blk *pem.Block
-			blk, b = pem.Decode(b)
-			if blk == nil {
-				break
-			}
-			if blk.Type != "CERTIFICATE" {
-				continue
-			}
-			c, err := x509.ParseCertificate(blk.Bytes)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", f, err)
-			}
-			pool.AddCert(c)
-			n++
+		certs, err := manifest.ParseCertificatesPEM(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
 		}
+		for _, c := range certs {
+			pool.AddCert(c)
+		}
+		n := len(certs)
 		if n == 0 {
 			c, err := x509.ParseCertificate(b)
 			if err != nil {

@@ -8,8 +8,6 @@ package main
 
 import (
 	"context"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -162,21 +160,9 @@ func writeBMCConfig(o options, keys manifest.KeySet) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("identity root: %w", err)
 	}
-	var roots []*x509.Certificate
-	for rest := pemData; ; {
-		var block *pem.Block
-		block, rest = pem.Decode(rest)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return "", fmt.Errorf("identity root %s: %w", o.identityRoot, err)
-		}
-		roots = append(roots, c)
+	roots, err := manifest.ParseCertificatesPEM(pemData)
+	if err != nil {
+		return "", fmt.Errorf("identity root %s: %w", o.identityRoot, err)
 	}
 	if len(roots) == 0 {
 		return "", fmt.Errorf("identity root %s: no certificate", o.identityRoot)
