@@ -20,7 +20,7 @@ KERNEL_DIR_ARM := build/kernel/armmp
 ACCEL ?= tcg
 DEBIAN_PACKAGES += qemu-system-x86 qemu-system-arm cpio e2fsprogs device-tree-compiler
 
-.PHONY: all build run sim-bundle test lint conformance bench deps clean kernel kernel-armmp qemu qemu-test qemu-ast2600 qemu-ast2600-test
+.PHONY: all build run sim-bundle test test-tools lint conformance bench deps clean kernel kernel-armmp qemu qemu-test qemu-ast2600 qemu-ast2600-test
 
 all: build
 
@@ -36,8 +36,22 @@ run: build
 sim-bundle: build
 	BIN=$(BIN) STATE=.run/sim ./scripts/sim-board bundle
 
-## test: lint, then every test that needs nothing outside the repository, then the QEMU boards
-test: build lint
+# Commands (and the OpenSSL headers the TPM simulator builds with) the tests use, each from
+# a package in DEBIAN_PACKAGES.
+TEST_TOOLS := redfishtool ipmitool ipmi-sensors swtpm swtpm_setup gcc qemu-system-x86_64 qemu-system-arm cpio mkfs.ext4 dtc
+
+## test-tools: install what the tests need when it is missing (as root), else say what to install
+test-tools:
+	@missing=""; for t in $(TEST_TOOLS); do \
+	  PATH="$$PATH:/usr/sbin:/sbin" command -v $$t >/dev/null || missing="$$missing $$t"; done; \
+	  [[ -f /usr/include/openssl/evp.h ]] || missing="$$missing openssl-headers"; \
+	  if [[ -n "$$missing" ]]; then \
+	    if [[ $$(id -u) == 0 ]]; then echo "make test: installing the Debian packages for:$$missing"; $(MAKE) deps; \
+	    else echo "make test: missing$$missing: run 'sudo make deps' (Debian packages: $(DEBIAN_PACKAGES))"; exit 1; fi; \
+	  fi
+
+## test: what the tests need, lint, every test that needs nothing outside the repository, then the QEMU boards
+test: test-tools build lint
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) qemu-test
 	$(MAKE) qemu-ast2600-test
