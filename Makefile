@@ -30,6 +30,9 @@ build:
 
 ## run: build and start the simulated board (Redfish on https://127.0.0.1:8443, state in .run/sim/)
 run: build
+	@command -v swtpm >/dev/null || { \
+	  if [[ $$(id -u) == 0 ]]; then $(MAKE) deps; \
+	  else echo "make run: the simulated board's RoT TPM needs swtpm: run 'sudo make deps'"; exit 1; fi; }
 	BIN=$(BIN) STATE=.run/sim ./scripts/sim-board
 
 ## sim-bundle: build and sign the sim board's bundle (bmcd + bmc-config) with the dev keys in .dev-keys/
