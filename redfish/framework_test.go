@@ -110,7 +110,7 @@ func TestProtocolHeaders(t *testing.T) {
 		if cc := h.Get("Cache-Control"); cc != "no-cache" && cc != "no-store" {
 			t.Errorf("Cache-Control = %q", cc)
 		}
-		if !regexp.MustCompile(`^"[0-9a-f]{32}"$`).MatchString(h.Get("ETag")) {
+		if !regexp.MustCompile(`^"[0-9a-f]{16,}"$`).MatchString(h.Get("ETag")) {
 			t.Errorf("ETag = %q, want a strong quoted hash", h.Get("ETag"))
 		}
 		if method == "HEAD" && len(r.Body) != 0 {

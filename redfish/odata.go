@@ -2,11 +2,12 @@ package redfish
 
 import (
 	"bytes"
-	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"mime"
 	"net/http"
@@ -89,28 +90,38 @@ func setCommonHeaders(h http.Header) {
 	h["Content-Security-Policy"] = hdrCSP
 }
 
-// encodeBuffers recycles the buffers GET representations are encoded into: the hot
-// path of every client poll.
-var encodeBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+// encoders recycles the buffers (and their JSON encoders) GET representations are
+// encoded into: the hot path of every client poll.
+var encoders = sync.Pool{New: func() any {
+	e := new(jsonEncoder)
+	e.enc = json.NewEncoder(&e.buf)
+	return e
+}}
+
+// jsonEncoder is a buffer with its encoder, reused across requests.
+type jsonEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
 
 // maxPooledBuffer keeps one large representation from pinning its buffer forever.
 const maxPooledBuffer = 64 << 10
 
-func putEncodeBuffer(b *bytes.Buffer) {
-	if b.Cap() <= maxPooledBuffer {
-		b.Reset()
-		encodeBuffers.Put(b)
+func (e *jsonEncoder) release() {
+	if e.buf.Cap() <= maxPooledBuffer {
+		e.buf.Reset()
+		encoders.Put(e)
 	}
 }
 
-// encodeJSON encodes v into buf as json.Marshal would (HTML-safe escaping, no trailing
-// newline) and returns the bytes, which stay valid until buf is reused.
-func encodeJSON(buf *bytes.Buffer, v any) ([]byte, error) {
-	buf.Reset()
-	if err := json.NewEncoder(buf).Encode(v); err != nil {
+// encode encodes v as json.Marshal would (HTML-safe escaping, no trailing newline) and
+// returns the bytes, which stay valid until the encoder is released.
+func (e *jsonEncoder) encode(v any) ([]byte, error) {
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return bytes.TrimSuffix(e.buf.Bytes(), []byte("\n")), nil
 }
 
 // serveGet runs a GET (or HEAD) handler and writes the representation with ETag, Link
@@ -121,9 +132,9 @@ func (s *Service) serveGet(w http.ResponseWriter, r *request, res *resource, rt 
 		s.fail(w, r, err)
 		return
 	}
-	buf := encodeBuffers.Get().(*bytes.Buffer)
-	defer putEncodeBuffer(buf)
-	body, err := encodeJSON(buf, v)
+	enc := encoders.Get().(*jsonEncoder)
+	defer enc.release()
+	body, err := enc.encode(v)
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("marshal %s: %w", r.URL.Path, err))
 		return
@@ -221,13 +232,22 @@ func withExtendedInfo(obj []byte, msgs []base.Message) ([]byte, error) {
 	return append(out, '}'), nil
 }
 
-// etagOf is the strong ETag of a representation: a quoted hash of its bytes.
+// etagSeed keys the ETag hash for the life of the process; it is set once at start and
+// never changed.
+var etagSeed = maphash.MakeSeed()
+
+// etagOf is the strong ETag of a representation: a quoted 64-bit hash of its bytes.
+// Every GET computes one, so it uses the runtime's AES-based hash (several times faster
+// than SHA-256 on a 2 KB body) rather than a cryptographic one: an ETag only has to change
+// when the bytes change (a collision, at 2^-64, would let one If-Match through). The seed
+// is per process, so tags change when bmcd restarts, which HTTP allows.
 func etagOf(body []byte) string {
-	sum := sha256.Sum256(body)
-	var b [2 + 32]byte
+	var sum [8]byte
+	binary.BigEndian.PutUint64(sum[:], maphash.Bytes(etagSeed, body))
+	var b [2 + 16]byte
 	b[0] = '"'
-	hex.Encode(b[1:33], sum[:16])
-	b[33] = '"'
+	hex.Encode(b[1:17], sum[:])
+	b[17] = '"'
 	return string(b[:])
 }
 
