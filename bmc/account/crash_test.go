@@ -25,17 +25,7 @@ func TestKillAfterAcknowledgedChange(t *testing.T) {
 		return
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestKillAfterAcknowledgedChange$")
-	cmd.Env = append(os.Environ(), crashDirEnv+"="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
+	cmd, sc := startChild(t, "TestKillAfterAcknowledgedChange", crashDirEnv, dir)
 	acked := false
 	for sc.Scan() {
 		if strings.TrimSpace(sc.Text()) == "acked" {
@@ -100,4 +90,22 @@ func crashChild(dir string) {
 	os.Stdout.WriteString("acked\n")
 	time.Sleep(time.Minute) // killed long before
 	os.Exit(3)
+}
+
+// startChild re-executes this test binary running only test, with env=dir telling it to
+// act as the process that will be killed; it returns the process and a scanner over its
+// standard output, on which the child reports its progress line by line.
+func startChild(t *testing.T, test, env, dir string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env+"="+dir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, bufio.NewScanner(out)
 }

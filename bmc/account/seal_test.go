@@ -1,13 +1,11 @@
 package account
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -243,17 +241,7 @@ func TestKillDuringSetSealingKey(t *testing.T) {
 	for i, delay := range []time.Duration{0, 200 * time.Microsecond, time.Millisecond, 3 * time.Millisecond, time.Second} {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			dir := t.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestKillDuringSetSealingKey$")
-			cmd.Env = append(os.Environ(), crashSealEnv+"="+dir)
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd.Stderr = os.Stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			sc := bufio.NewScanner(out)
+			cmd, sc := startChild(t, "TestKillDuringSetSealingKey", crashSealEnv, dir)
 			ready, acked := false, false
 			for !ready && sc.Scan() {
 				ready = strings.TrimSpace(sc.Text()) == "ready"
