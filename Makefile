@@ -20,7 +20,7 @@ KERNEL_DIR_ARM := build/kernel/armmp
 ACCEL ?= tcg
 DEBIAN_PACKAGES += qemu-system-x86 qemu-system-arm cpio e2fsprogs device-tree-compiler
 
-.PHONY: all build run sim-bundle test test-tools lint conformance bench deps clean kernel kernel-armmp qemu qemu-test qemu-ast2600 qemu-ast2600-test
+.PHONY: all build run sim-bundle test test-tools lint conformance bench deps clean kernel kernel-armmp dtb-ast2600 qemu qemu-test qemu-ast2600 qemu-ast2600-test
 
 all: build
 
@@ -66,21 +66,24 @@ kernel:
 kernel-armmp:
 	scripts/fetch-kernel armhf linux-image-armmp $(KERNEL_DIR_ARM)
 
-## qemu: boot the QEMU x86 board (Redfish https://127.0.0.1:18443, IPMI 127.0.0.1:16230/udp, state .run/qemu-x86/; DEBUG=1 adds a shell)
+## qemu: boot the QEMU x86 board behind rotd (Redfish https://127.0.0.1:18443, IPMI 127.0.0.1:16230/udp, state .run/qemu-x86/; DEBUG=1 adds a shell)
 qemu: build kernel
-	$(BIN)/rotd identity-root --dir .dev-keys
-	$(GO) run ./qemu/cmd/qemu-board -kernel-dir $(KERNEL_DIR) -state .run/qemu-x86 -keys .dev-keys/vendor \
-	  -identity-root .dev-keys/identity-root.pem -version $(VERSION) -accel $(ACCEL) $(if $(DEBUG),-debug)
+	$(GO) run ./qemu/cmd/qemu-board -kernel-dir $(KERNEL_DIR) -state .run/qemu-x86 -dev-keys .dev-keys -rotd $(BIN)/rotd \
+	  -version $(VERSION) -accel $(ACCEL) $(if $(DEBUG),-debug)
 
-## qemu-test: the QEMU x86 board end to end (one VM at a time, TCG; 1-2 min with a warm build/)
+## qemu-test: the QEMU x86 board end to end (one VM at a time, TCG; 3-4 min with a warm build/)
 qemu-test: kernel
 	IRONROOT_QEMU_TEST=1 $(GO) test -count=1 -timeout 15m -run '^TestQEMUBoard' -v ./qemu/
 
-## qemu-ast2600: boot the ast2600-evb board (Redfish https://127.0.0.1:28443, IPMI 127.0.0.1:26230/udp)
-qemu-ast2600: build kernel-armmp
-	$(BIN)/rotd identity-root --dir .dev-keys
-	$(GO) run ./qemu/cmd/qemu-board -machine ast2600-evb -kernel-dir $(KERNEL_DIR_ARM) -board ironroot-qemu-ast2600 \
-	  -state .run/qemu-ast2600 -keys .dev-keys/vendor -identity-root .dev-keys/identity-root.pem \
+## dtb-ast2600: Debian's aspeed-ast2600-evb.dtb with UART1 (the RoT link) enabled, patched with dtc/fdtput
+AST2600_DTB := $(KERNEL_DIR_ARM)/aspeed-ast2600-evb-uart1.dtb
+dtb-ast2600: kernel-armmp
+	scripts/patch-ast2600-dtb $$(ls $(KERNEL_DIR_ARM)/root/usr/lib/linux-image-*/aspeed-ast2600-evb.dtb | head -n1) $(AST2600_DTB)
+
+## qemu-ast2600: boot the ast2600-evb board behind rotd (Redfish https://127.0.0.1:28443, IPMI 127.0.0.1:26230/udp)
+qemu-ast2600: build dtb-ast2600
+	$(GO) run ./qemu/cmd/qemu-board -machine ast2600-evb -kernel-dir $(KERNEL_DIR_ARM) -dtb $(AST2600_DTB) \
+	  -board ironroot-qemu-ast2600 -state .run/qemu-ast2600 -dev-keys .dev-keys -rotd $(BIN)/rotd \
 	  -redfish-port 28443 -ipmi-port 26230 -version $(VERSION)
 
 ## qemu-ast2600-test: smoke test of the ast2600 board (1-2 min)

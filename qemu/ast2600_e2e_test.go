@@ -3,101 +3,67 @@ package qemu_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/ironroot-bmc/ironroot/images"
-	"github.com/ironroot-bmc/ironroot/images/manifest"
 	"github.com/ironroot-bmc/ironroot/images/uroot"
 	"github.com/ironroot-bmc/ironroot/qemu"
 )
 
 // TestQEMUAST2600Smoke boots the same bmcd built for GOARCH=arm GOARM=7 on
-// qemu-system-arm -M ast2600-evb (Debian's armmp kernel and its stock dtb, ftgmac100) and
-// waits for the Redfish service root through the forward. No TPM, no disk, and no RoT link
-// yet (the dtb patch that enables UART1 is not done), so the gate stays Locked.
+// qemu-system-arm -M ast2600-evb (Debian's armmp kernel, its dtb patched to enable UART1,
+// ftgmac100) behind rotd: Redfish answers through the forward and the gate opens after
+// attesting rotd over UART1. No TPM and no disk on this board.
 func TestQEMUAST2600Smoke(t *testing.T) {
-	if os.Getenv(e2eEnv) == "" {
-		t.Skipf("QEMU end-to-end test: run `make qemu-ast2600-test` (sets %s=1)", e2eEnv)
-	}
-	if _, err := qemu.FindQEMUFor(qemu.MachineAST2600); err != nil {
-		t.Fatal(err)
-	}
-	repo, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	build := filepath.Join(repo, "build")
-	kernel := filepath.Join(build, "kernel", "armmp")
-	if _, err := os.Stat(filepath.Join(kernel, "VERSION")); err != nil {
-		out, err := exec.Command(filepath.Join(repo, "scripts", "fetch-kernel"), "armhf", "linux-image-armmp", kernel).CombinedOutput()
-		if err != nil {
-			t.Fatalf("scripts/fetch-kernel: %v\n%s", err, out)
-		}
-	}
-	abi, err := uroot.KernelRelease(kernel)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dtb := filepath.Join(kernel, "root", "usr", "lib", "linux-image-"+abi, "aspeed-ast2600-evb.dtb")
+	e := setupE2E(t, qemu.MachineAST2600)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-
-	b := uroot.Builder{RepoDir: repo, BuildDir: build}
-	initramfs, err := b.Initramfs(ctx, uroot.BMC("arm", false))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mods, err := b.Modules(kernel, uroot.AST2600Modules())
-	if err != nil {
-		t.Fatal(err)
-	}
-	keysDir := t.TempDir()
-	if _, err := images.GenerateVendorKeys(keysDir); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := images.LoadVendorKeySet(keysDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const boardID = "ironroot-qemu-ast2600-test"
-	bundle := filepath.Join(t.TempDir(), "ast2600.bundle")
-	err = qemu.BuildBundle(bundle, qemu.BundleSpec{
-		Meta:   images.Meta{BoardID: boardID, FirmwareVersion: "e2e-ast2600", SVN: 1, BuildTime: time.Now()},
-		Kernel: filepath.Join(kernel, "vmlinuz"), Initramfs: initramfs, Modules: mods, DTB: dtb, KeysDir: keysDir,
-	})
+	bundle := e.bundle(t, ctx, boardID, "e2e-ast2600", 1, nil)
+	ub := uroot.Builder{RepoDir: e.repo, BuildDir: e.build}
+	initramfs, err := ub.Initramfs(ctx, uroot.BMC("arm", false))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("ast2600 flash image (zImage + xz initramfs + modules): %s", flashSize(t, filepath.Join(kernel, "vmlinuz"), initramfs, mods))
+	mods, err := ub.Modules(e.kernel, uroot.AST2600Modules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Printf("qemu-ast2600-test: flash image %s\n", flashSize(t, filepath.Join(e.kernel, "vmlinuz"), initramfs, mods))
 
-	board := &qemu.Board{ID: boardID, Machine: qemu.MachineAST2600, StateDir: t.TempDir(), Bundle: bundle,
-		Keys: keys, Policy: manifest.Policy{BoardID: boardID}}
-	vm, con, err := board.PowerOn(ctx)
+	h, _ := e.host(t, ctx, boardID, bundle, nil)
+	rctx, rcancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer rcancel()
+	r, err := h.WaitReady(rctx, 0, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		vm.Stop()
-		board.Close()
-		if t.Failed() {
-			t.Logf("ast2600 console (tail):\n%s", lastLines(con.Tail(), 60))
-		}
-	})
-	port, _, err := vm.Forwards(ctx)
-	if err != nil || port == 0 {
-		t.Fatalf("ast2600 forwards: %d, %v", port, err)
+	start := time.Now()
+	if st, err := processStart(r.QEMUPID); err == nil {
+		start = st
 	}
-	rctx, rcancel := context.WithTimeout(ctx, 4*time.Minute)
-	ready, err := waitHTTP(rctx, vm, fmt.Sprintf("https://127.0.0.1:%d/redfish/v1", port), 200)
-	rcancel()
+	ready, err := waitHTTP(rctx, r.Redfish+"/redfish/v1", http.StatusOK, start, h.Done())
 	if err != nil {
 		t.Fatalf("ast2600: Redfish never ready: %v", err)
 	}
-	fmt.Printf("qemu-ast2600-test: power-on→Redfish %s (TCG ARM)\n", ready.Round(time.Millisecond))
+	r, err = h.WaitReady(rctx, 0, true)
+	if err != nil {
+		t.Fatalf("ast2600: first-boot password: %v", err)
+	}
+	pw, err := os.ReadFile(r.PasswordFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, pool := boardCert(t, r.Redfish)
+	c := newRF(r.Redfish, pool)
+	opened := c.waitOpen(t, "admin", strings.TrimSpace(string(pw)), 3*time.Minute)
+	fmt.Printf("qemu-ast2600-test: power-on→Redfish %s, gate Open %s later (TCG ARM, RoT link on UART1)\n",
+		ready.Round(time.Millisecond), opened.Round(time.Millisecond))
 }
 
 // flashSize is the size of what an SPI flash slot would hold, the initramfs compressed
@@ -116,6 +82,6 @@ func flashSize(t *testing.T, kernel, initramfs, modules string) string {
 	var xz int64
 	fmt.Sscan(string(out), &xz)
 	total := st.Size() + xz
-	return fmt.Sprintf("%.2f MiB (zImage %.2f MiB + xz initramfs %.2f MiB)", float64(total)/(1<<20),
+	return fmt.Sprintf("%.2f MiB (zImage %.2f MiB + xz initramfs %.2f MiB; goal ≤ 12 MiB)", float64(total)/(1<<20),
 		float64(st.Size())/(1<<20), float64(xz)/(1<<20))
 }

@@ -14,68 +14,98 @@ import (
 	"time"
 )
 
-// BMCTPM is the BMC's own TPM: a swtpm (TPM 2.0, socket mode) attached to the VM as
-// tpm-tis. Its state directory belongs to the board, so the TPM's persistent state
-// survives BMC resets; the process itself ends with each VM (QEMU sends CMD_SHUTDOWN on
-// exit) and Board.PowerOn starts it again. It is never the RoT TPM, which only rotd
-// talks to.
-type BMCTPM struct {
-	cmd  *exec.Cmd
-	sock string
-	done chan struct{}
+// Swtpm is a TPM 2.0 simulator process (swtpm, socket mode) of a board, stopped by its
+// PID. A board has two, never shared: the BMC TPM, attached to the VM as tpm-tis
+// (control socket only; its state directory belongs to the board, so its persistent
+// state survives BMC resets, while the process ends with each VM because QEMU sends
+// CMD_SHUTDOWN on exit), and the RoT TPM, which only rotd talks to (data and control
+// sockets; rotd resets it at every board power-on).
+type Swtpm struct {
+	cmd        *exec.Cmd
+	ctrl, data string
+	done       chan struct{}
 }
 
-// StartBMCTPM starts swtpm with its state in stateDir and its control socket in runDir.
-func StartBMCTPM(ctx context.Context, stateDir, runDir string, log io.Writer) (*BMCTPM, error) {
+// StartBMCTPM starts the BMC TPM with its state in stateDir and its control socket in
+// runDir.
+func StartBMCTPM(ctx context.Context, stateDir, runDir string, log io.Writer) (*Swtpm, error) {
+	return StartSwtpm(ctx, stateDir, runDir, "tpm-bmc", false, log)
+}
+
+// StartRoTTPM starts the RoT TPM with its state in stateDir and its data and control
+// sockets in runDir; Spec is what rotd's --tpm takes.
+func StartRoTTPM(ctx context.Context, stateDir, runDir string, log io.Writer) (*Swtpm, error) {
+	return StartSwtpm(ctx, stateDir, runDir, "tpm-rot", true, log)
+}
+
+// StartSwtpm starts swtpm with its state in stateDir and its sockets runDir/NAME.sock
+// (control) and runDir/NAME.data.sock (with data: commands go there instead of through
+// QEMU's control channel).
+func StartSwtpm(ctx context.Context, stateDir, runDir, name string, data bool, log io.Writer) (*Swtpm, error) {
 	bin, err := exec.LookPath("swtpm")
 	if err != nil {
 		return nil, errors.New("swtpm not found: install the Debian packages swtpm and swtpm-tools (.ci/run does)")
 	}
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("BMC TPM state: %w", err)
+		return nil, fmt.Errorf("%s state: %w", name, err)
 	}
 	if err := os.MkdirAll(runDir, 0o700); err != nil {
-		return nil, fmt.Errorf("BMC TPM run dir: %w", err)
+		return nil, fmt.Errorf("%s run dir: %w", name, err)
 	}
-	sock := filepath.Join(runDir, "tpm-bmc.sock")
-	os.Remove(sock)
-	cmd := exec.Command(bin, "socket", "--tpm2", "--tpmstate", "dir="+stateDir,
-		"--ctrl", "type=unixio,path="+sock, "--flags", "not-need-init")
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	t := &Swtpm{ctrl: filepath.Join(runDir, name+".sock"), done: make(chan struct{})}
+	os.Remove(t.ctrl)
+	args := []string{"socket", "--tpm2", "--tpmstate", "dir=" + stateDir, "--ctrl", "type=unixio,path=" + t.ctrl}
+	if data {
+		t.data = filepath.Join(runDir, name+".data.sock")
+		os.Remove(t.data)
+		args = append(args, "--server", "type=unixio,path="+t.data)
+	} else {
+		args = append(args, "--flags", "not-need-init")
+	}
+	t.cmd = exec.Command(bin, args...)
+	t.cmd.Stdout, t.cmd.Stderr = log, log
+	t.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := t.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start swtpm: %w", err)
 	}
-	t := &BMCTPM{cmd: cmd, sock: sock, done: make(chan struct{})}
 	go func() {
-		_ = cmd.Wait()
+		_ = t.cmd.Wait()
 		close(t.done)
 	}()
-	// Ready when the control socket accepts (at most 5 s).
+	// Ready when the sockets accept (at most 5 s).
 	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c, err := net.Dial("unix", sock)
-		if err == nil {
-			c.Close()
-			return t, nil
+	for _, sock := range []string{t.ctrl, t.data} {
+		if sock == "" {
+			continue
 		}
-		select {
-		case <-t.done:
-			return nil, errors.New("swtpm exited at start (see its log)")
-		case <-ctx.Done():
-			t.Stop()
-			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Stop()
-			return nil, fmt.Errorf("swtpm control socket %s: %w", sock, err)
+		for {
+			c, err := net.Dial("unix", sock)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-t.done:
+				return nil, fmt.Errorf("swtpm (%s) exited at start (see its log)", name)
+			case <-ctx.Done():
+				t.Stop()
+				return nil, ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Stop()
+				return nil, fmt.Errorf("swtpm socket %s: %w", sock, err)
+			}
 		}
 	}
+	return t, nil
 }
 
+// Spec is the TPM as rotd's --tpm flag names it (swtpm:DATA,CTRL); RoT TPM only.
+func (t *Swtpm) Spec() string { return "swtpm:" + t.data + "," + t.ctrl }
+
 // Running reports whether swtpm is still running.
-func (t *BMCTPM) Running() bool {
+func (t *Swtpm) Running() bool {
 	select {
 	case <-t.done:
 		return false
@@ -85,13 +115,13 @@ func (t *BMCTPM) Running() bool {
 }
 
 // Socket is swtpm's control socket (for Config.TPMSocket).
-func (t *BMCTPM) Socket() string { return t.sock }
+func (t *Swtpm) Socket() string { return t.ctrl }
 
 // PID is swtpm's process ID.
-func (t *BMCTPM) PID() int { return t.cmd.Process.Pid }
+func (t *Swtpm) PID() int { return t.cmd.Process.Pid }
 
 // Stop ends swtpm by its PID (SIGTERM, then SIGKILL after 3 s).
-func (t *BMCTPM) Stop() {
+func (t *Swtpm) Stop() {
 	select {
 	case <-t.done:
 		return

@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/ironroot-bmc/ironroot/images"
 	"github.com/ironroot-bmc/ironroot/images/manifest"
 	"github.com/ironroot-bmc/ironroot/images/uroot"
+	"github.com/ironroot-bmc/ironroot/rot/supervise"
 	"golang.org/x/sys/unix"
 )
 
@@ -22,10 +24,27 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 	return p
 }
 
-// TestFirmwareVerifiedBytes: the memfds hold exactly the verified bytes (kernel alone;
-// initramfs + modules + the wrapped bmc-config as the initrd), sealed; a bundle for
-// another board or with a changed byte is refused.
-func TestFirmwareVerifiedBytes(t *testing.T) {
+func sealed(t *testing.T, name string, data []byte) *supervise.Image {
+	t.Helper()
+	m, err := supervise.NewMemfd(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	img, err := m.Seal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { img.Close() })
+	return img
+}
+
+// TestBundleAndInitrd: BuildBundle signs the board's components under their names; the
+// VM's initrd is exactly initramfs + modules + the wrapped bmc-config, sealed; a boot
+// without the modules is refused.
+func TestBundleAndInitrd(t *testing.T) {
 	dir := t.TempDir()
 	keysDir := filepath.Join(dir, "keys")
 	if _, err := images.GenerateVendorKeys(keysDir); err != nil {
@@ -51,44 +70,53 @@ func TestFirmwareVerifiedBytes(t *testing.T) {
 	if err := BuildBundle(bundle, spec); err != nil {
 		t.Fatal(err)
 	}
-	fw, err := VerifyFirmware(bundle, keys, manifest.Policy{BoardID: "b1", MinSVN: 2})
+	f, err := os.Open(bundle)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fw.Close()
-	gotKernel, err := fw.Kernel.ReadAll()
-	if err != nil || !bytes.Equal(gotKernel, kernel) {
-		t.Errorf("kernel memfd = %q, %v", gotKernel, err)
+	defer f.Close()
+	st, _ := f.Stat()
+	b, err := images.Open(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
 	}
+	got := map[string]*bytes.Buffer{}
+	_, err = b.VerifyAndCopy(keys, manifest.Policy{BoardID: "b1", MinSVN: 2}, func(c manifest.Component) (io.Writer, error) {
+		got[c.Name] = &bytes.Buffer{}
+		return got[c.Name], nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]byte{ComponentKernel: kernel, ComponentInitramfs: initramfs, ComponentModules: modules, ComponentBMCConfig: config} {
+		if g := got[name]; g == nil || !bytes.Equal(g.Bytes(), want) {
+			t.Errorf("component %s: not the signed bytes", name)
+		}
+	}
+
+	imgs := map[string]*supervise.Image{
+		ComponentInitramfs: sealed(t, "i", initramfs), ComponentModules: sealed(t, "m", modules), ComponentBMCConfig: sealed(t, "c", config),
+	}
+	initrd, err := AssembleInitrd(imgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer initrd.Close()
 	h, err := uroot.FileArchiveHeader(BMCConfigPath, int64(len(config)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := bytes.Join([][]byte{initramfs, modules, h, config, uroot.FileArchiveTrailer(int64(len(config)))}, nil)
-	gotInitrd, err := fw.Initrd.ReadAll()
+	gotInitrd, err := initrd.ReadAll()
 	if err != nil || !bytes.Equal(gotInitrd, want) {
 		t.Errorf("initrd memfd: %d bytes, %v; want %d bytes", len(gotInitrd), err, len(want))
 	}
-	for _, img := range []interface{ File() *os.File }{fw.Kernel, fw.Initrd} {
-		seals, err := unix.FcntlInt(img.File().Fd(), unix.F_GET_SEALS, 0)
-		if err != nil || seals&unix.F_SEAL_WRITE == 0 {
-			t.Errorf("memfd seals %#x, %v; want F_SEAL_WRITE", seals, err)
-		}
+	seals, err := unix.FcntlInt(initrd.File().Fd(), unix.F_GET_SEALS, 0)
+	if err != nil || seals&unix.F_SEAL_WRITE == 0 {
+		t.Errorf("initrd memfd seals %#x, %v; want F_SEAL_WRITE", seals, err)
 	}
-	if len(fw.Verified.Components) != 4 || fw.Verified.Manifest.FirmwareVersion != "v1" {
-		t.Errorf("verified manifest: %d components, version %q", len(fw.Verified.Components), fw.Verified.Manifest.FirmwareVersion)
-	}
-
-	if _, err := VerifyFirmware(bundle, keys, manifest.Policy{BoardID: "other"}); err == nil {
-		t.Error("a bundle for another board was accepted")
-	}
-	data, err := os.ReadFile(bundle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)-len(config)-1] ^= 1 // a byte of the modules
-	tampered := writeFile(t, dir, "tampered.bundle", data)
-	if _, err := VerifyFirmware(tampered, keys, manifest.Policy{BoardID: "b1"}); err == nil {
-		t.Error("a tampered bundle was accepted")
+	delete(imgs, ComponentModules)
+	if _, err := AssembleInitrd(imgs); err == nil {
+		t.Error("an initrd without the modules was assembled")
 	}
 }

@@ -61,8 +61,8 @@ type Config struct {
 	RedfishPort, IPMIPort int
 	// TPMSocket is the control socket of the BMC TPM's swtpm; empty: no BMC TPM.
 	TPMSocket string
-	// RoTLink names the guest UART of the RoT link (ttyS1, COM2 on q35); QEMU listens on
-	// RunDir/rotlink.sock for rotd. Empty: no RoT link.
+	// RoTLink is the unix socket where rotd's SPDM responder listens; QEMU connects the
+	// guest's RoT link UART to it (and reconnects if it drops). Empty: no RoT link.
 	RoTLink string
 	// Console receives the guest's serial console (ttyS0).
 	Console io.Writer
@@ -144,7 +144,7 @@ func Args(cfg Config) []string {
 		appendLine = append(appendLine, guest.KeyState+"=vda")
 	}
 	if cfg.RoTLink != "" {
-		appendLine = append(appendLine, guest.KeyRoTLink+"="+cfg.RoTLink)
+		appendLine = append(appendLine, guest.KeyRoTLink+"="+RoTLinkTTY(MachineQ35))
 	}
 	if cfg.ExtraAppend != "" {
 		appendLine = append(appendLine, cfg.ExtraAppend)
@@ -171,8 +171,7 @@ func Args(cfg Config) []string {
 		a = append(a, "-chardev", "stdio,id=con0,signal=off", "-serial", "chardev:con0")
 	}
 	if cfg.RoTLink != "" {
-		a = append(a, "-chardev", "socket,id=rot0,path="+filepath.Join(cfg.RunDir, "rotlink.sock")+",server=on,wait=off",
-			"-serial", "chardev:rot0")
+		a = append(a, rotLinkArgs(cfg.RoTLink)...) // the second -serial: COM2
 	}
 	a = append(a,
 		"-monitor", "unix:"+MonitorPath(cfg.RunDir)+",server=on,wait=off",
@@ -190,8 +189,8 @@ func Args(cfg Config) []string {
 }
 
 // argsAST2600 is the ast2600-evb command line: Debian's armmp kernel with the board's
-// dtb, the ftgmac100 MAC0 on user networking, the console on UART5 (ttyS4). The board has
-// no TPM, no disk (volatile state) and, until the dtb enables UART1, no RoT link.
+// dtb (patched to enable UART1 for the RoT link), the ftgmac100 MAC0 on user networking,
+// the console on UART5 (ttyS4). The board has no TPM and no disk (volatile state).
 func argsAST2600(cfg Config) []string {
 	now := time.Now
 	if cfg.Now != nil {
@@ -202,6 +201,9 @@ func argsAST2600(cfg Config) []string {
 		guest.KeyEpoch + "=" + strconv.FormatInt(now().Unix(), 10),
 		guest.KeyIP + "=10.0.2.15/24", guest.KeyGateway + "=10.0.2.2", guest.KeyNIC + "=eth0",
 		guest.KeyState + "=" + guest.VolatileState}
+	if cfg.RoTLink != "" {
+		appendLine = append(appendLine, guest.KeyRoTLink+"="+RoTLinkTTY(MachineAST2600))
+	}
 	if cfg.ExtraAppend != "" {
 		appendLine = append(appendLine, cfg.ExtraAppend)
 	}
@@ -212,21 +214,38 @@ func argsAST2600(cfg Config) []string {
 	if cfg.IPMIPort >= 0 {
 		nic += fmt.Sprintf(",hostfwd=udp:127.0.0.1:%d-10.0.2.15:%d", cfg.IPMIPort, GuestIPMIPort)
 	}
-	return []string{
+	a := []string{
 		"-M", "ast2600-evb", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-kernel", "/proc/self/fd/3", "-initrd", "/proc/self/fd/4", "-dtb", "/proc/self/fd/5",
 		"-append", strings.Join(appendLine, " "),
-		"-chardev", "stdio,id=con0,signal=off", "-serial", "chardev:con0",
+		"-chardev", "stdio,id=con0,signal=off", "-serial", "chardev:con0", // UART5, the SoC's default
 		"-monitor", "unix:" + MonitorPath(cfg.RunDir) + ",server=on,wait=off",
 		"-nic", nic,
 	}
+	if cfg.RoTLink != "" {
+		a = append(a, rotLinkArgs(cfg.RoTLink)...) // the next -serial: UART1
+	}
+	return a
 }
 
 // MonitorPath is the HMP monitor socket of the VM whose run directory is runDir.
 func MonitorPath(runDir string) string { return filepath.Join(runDir, "monitor.sock") }
 
-// RoTLinkPath is the unix socket QEMU listens on for the RoT link (guest COM2).
-func (v *VM) RoTLinkPath() string { return filepath.Join(v.cfg.RunDir, "rotlink.sock") }
+// RoTLinkTTY is the guest's name of the RoT link UART on machine: COM2 on q35; UART1 on
+// the ast2600-evb, which the bundle's patched device tree enables.
+func RoTLinkTTY(machine string) string {
+	if machine == MachineAST2600 {
+		return "ttyS0"
+	}
+	return "ttyS1"
+}
+
+// rotLinkArgs connects the next -serial of the VM to rotd's responder socket: a raw byte
+// stream, reconnected every second if it drops (the responder drops the link of a boot
+// that ended; a VM never outlives its boot, but a restarted rotd listens anew).
+func rotLinkArgs(socket string) []string {
+	return []string{"-chardev", "socket,id=rot0,path=" + socket + ",reconnect=1", "-serial", "chardev:rot0"}
+}
 
 // Start starts the VM (power-on). The process dies with the caller (PDEATHSIG) and is
 // stopped by PID with Stop.
@@ -247,9 +266,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if err := os.MkdirAll(cfg.RunDir, 0o700); err != nil {
 		return nil, fmt.Errorf("qemu: run dir: %w", err)
 	}
-	for _, s := range []string{MonitorPath(cfg.RunDir), filepath.Join(cfg.RunDir, "rotlink.sock")} {
-		os.Remove(s)
-	}
+	os.Remove(MonitorPath(cfg.RunDir))
 	cmd := exec.Command(bin, Args(cfg)...)
 	cmd.ExtraFiles = []*os.File{cfg.Kernel.File(), cfg.Initrd.File()}
 	if cfg.DTB != nil {

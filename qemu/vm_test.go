@@ -2,6 +2,7 @@ package qemu
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -23,13 +24,13 @@ func TestParseUsernet(t *testing.T) {
 
 func TestArgs(t *testing.T) {
 	a := Args(Config{BoardID: "b1", RunDir: "/r", StateDisk: "/s/disk.img", RedfishPort: 0, IPMIPort: 16230,
-		TPMSocket: "/r/tpm.sock", RoTLink: "ttyS1", Now: func() time.Time { return time.Unix(1795000000, 0) }})
+		TPMSocket: "/r/tpm.sock", RoTLink: "/rot/rotlink.sock", Now: func() time.Time { return time.Unix(1795000000, 0) }})
 	line := strings.Join(a, " ")
 	for _, want := range []string{
 		"-M q35", "-accel tcg", "-no-reboot", "-kernel /proc/self/fd/3", "-initrd /proc/self/fd/4",
 		"hostfwd=tcp:127.0.0.1:0-10.0.2.15:443", "hostfwd=udp:127.0.0.1:16230-10.0.2.15:623",
 		"virtio-net-pci,netdev=n0,romfile=", "virtio-blk-pci,drive=state0", "tpm-tis,tpmdev=tpm0",
-		"socket,id=rot0,path=/r/rotlink.sock,server=on,wait=off", "-monitor unix:/r/monitor.sock,server=on,wait=off",
+		"socket,id=rot0,path=/rot/rotlink.sock,reconnect=1", "-monitor unix:/r/monitor.sock,server=on,wait=off",
 	} {
 		if !strings.Contains(line, want) {
 			t.Errorf("QEMU command line lacks %q:\n%s", want, line)
@@ -54,6 +55,41 @@ func TestArgs(t *testing.T) {
 	}
 }
 
+// On the ast2600-evb the first -serial is UART5 (the console, ttyS4) and the second
+// UART1 (the RoT link the patched dtb enables, ttyS0).
+func TestArgsAST2600(t *testing.T) {
+	a := Args(Config{Machine: MachineAST2600, BoardID: "b2", RunDir: "/r", RedfishPort: 0, IPMIPort: 0,
+		RoTLink: "/rot/rotlink.sock", Now: func() time.Time { return time.Unix(1795000000, 0) }})
+	line := strings.Join(a, " ")
+	for _, want := range []string{"-M ast2600-evb", "-dtb /proc/self/fd/5", "model=ftgmac100",
+		"-serial chardev:con0 -monitor", "socket,id=rot0,path=/rot/rotlink.sock,reconnect=1 -serial chardev:rot0"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("QEMU command line lacks %q:\n%s", want, line)
+		}
+	}
+	if s := strings.Index(line, "chardev:con0"); s < 0 || s > strings.Index(line, "chardev:rot0") {
+		t.Errorf("serial order (UART5 first, then UART1): %s", line)
+	}
+	i := slices.Index(a, "-append")
+	for _, want := range []string{"console=ttyS4,115200n8", "ironroot.rotlink=ttyS0", "panic=-1"} {
+		if i < 0 || !slices.Contains(strings.Fields(a[i+1]), want) {
+			t.Errorf("kernel command line lacks %q: %v", want, a)
+		}
+	}
+}
+
+// ExitStatus: bmcd's last exit line, or none (a crash or the watchdog).
+func TestConsoleExitStatus(t *testing.T) {
+	c := NewConsole(nil)
+	if _, ok := c.ExitStatus(); ok {
+		t.Fatal("exit status before any line")
+	}
+	c.Write([]byte("ironroot: bmcd exited with status 1; resetting the BMC\nironroot: bmcd exited with status 3; resetting the BMC\n"))
+	if code, ok := c.ExitStatus(); !ok || code != 3 {
+		t.Errorf("ExitStatus = %d %v, want 3", code, ok)
+	}
+}
+
 func TestConsoleCredentials(t *testing.T) {
 	var out strings.Builder
 	c := NewConsole(&out)
@@ -73,9 +109,8 @@ func TestConsoleCredentials(t *testing.T) {
 	if !strings.Contains(out.String(), "redfish: up") || !strings.Contains(c.Tail(), "redfish: up") {
 		t.Error("console output not passed through")
 	}
-	dir := t.TempDir()
-	p, err := c.SaveCredentials(dir)
-	if err != nil {
+	p := filepath.Join(t.TempDir(), PasswordFile)
+	if err := c.SaveCredentials(p); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := os.Stat(p); err != nil || st.Mode().Perm() != 0o600 {

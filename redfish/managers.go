@@ -131,6 +131,18 @@ func (s *Service) getManager(r *request) (any, error) {
 	return s.manager(), nil
 }
 
+// firmwareVersion is the version of the firmware the root of trust verified and the
+// gate attested (the signed manifest's), once the gate has appraised it; before that,
+// or without a gate, bmcd's own build version.
+func (s *Service) firmwareVersion() string {
+	if s.cfg.Attestation != nil {
+		if r := s.cfg.Attestation.Status().Result; r != nil && r.Manifest != nil && r.Manifest.FirmwareVersion != "" {
+			return r.Manifest.FirmwareVersion
+		}
+	}
+	return s.cfg.Board.Inventory.FirmwareVersion
+}
+
 func (s *Service) manager() manager {
 	b := s.cfg.Board
 	inv := b.Inventory
@@ -139,7 +151,7 @@ func (s *Service) manager() manager {
 		ManagerType:           "BMC",
 		Manufacturer:          inv.Manufacturer,
 		Model:                 "ironroot BMC",
-		FirmwareVersion:       inv.FirmwareVersion,
+		FirmwareVersion:       s.firmwareVersion(),
 		UUID:                  inv.ManagerUUID,
 		ServiceEntryPointUUID: inv.ManagerUUID,
 		DateTime:              boardTime(b.Now()),

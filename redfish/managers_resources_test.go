@@ -18,8 +18,14 @@ func TestManagerResources(t *testing.T) {
 	}
 	m := c.get("/redfish/v1/Managers/bmc")
 	inv := c.tb.Board.Inventory
+	// The firmware version is the one the root of trust verified and the gate attested
+	// (the signed manifest's), not bmcd's build version.
+	attested := c.tb.Gate.Status().Result.Manifest.FirmwareVersion
+	if attested == inv.FirmwareVersion {
+		t.Fatalf("test board: attested firmware version %q equals bmcd's build version", attested)
+	}
 	for k, want := range map[string]any{
-		"@odata.type": "#Manager.v1_24_0.Manager", "ManagerType": "BMC", "FirmwareVersion": inv.FirmwareVersion,
+		"@odata.type": "#Manager.v1_24_0.Manager", "ManagerType": "BMC", "FirmwareVersion": attested,
 		"UUID": inv.ManagerUUID, "ServiceEntryPointUUID": c.get("/redfish/v1")["UUID"],
 		"DateTime": testboard.Epoch.Format("2006-01-02T15:04:05-07:00"), "DateTimeLocalOffset": "+00:00",
 	} {

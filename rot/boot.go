@@ -153,7 +153,7 @@ func (d *Device) checkSlot(path string) (slot.Info, error) {
 	if err != nil {
 		return slot.Info{}, err
 	}
-	if err := checkBundleContent(v.Manifest, cfg.Bytes()); err != nil {
+	if err := d.checkBundleContent(v.Manifest, cfg.Bytes()); err != nil {
 		return slot.Info{}, err
 	}
 	dg := manifest.Digest(v.Signed)
@@ -400,7 +400,7 @@ func (d *Device) verify(n slot.Name, floor uint64, banks []crypto.Hash) (*images
 			return nil, nil, nil, err
 		}
 	}
-	if err := checkBundleContent(v.Manifest, cfg); err != nil {
+	if err := d.checkBundleContent(v.Manifest, cfg); err != nil {
 		closeAll()
 		return nil, nil, nil, err
 	}
@@ -412,13 +412,14 @@ func (d *Device) verify(n slot.Name, floor uint64, banks []crypto.Hash) (*images
 var ErrIncomplete = errors.New("bundle incomplete")
 
 // checkBundleContent checks what the signature cannot: the bundle carries
-// bmcd and a bmc-config that parses and names the manifest's board.
-func checkBundleContent(m *manifest.Manifest, bmcConfig []byte) error {
-	if _, ok := m.Component(manifest.ComponentBMCD); !ok {
-		return fmt.Errorf("no %s component: %w", manifest.ComponentBMCD, ErrIncomplete)
-	}
-	if _, ok := m.Component(manifest.ComponentBMCConfig); !ok {
-		return fmt.Errorf("no %s component: %w", manifest.ComponentBMCConfig, ErrIncomplete)
+// what this board's platform releases (bmcd on the sim board; kernel,
+// initramfs and modules on a QEMU board) and a bmc-config that parses and
+// names the manifest's board.
+func (d *Device) checkBundleContent(m *manifest.Manifest, bmcConfig []byte) error {
+	for _, name := range append(d.cfg.Platform.Components(), manifest.ComponentBMCConfig) {
+		if _, ok := m.Component(name); !ok {
+			return fmt.Errorf("no %s component: %w", name, ErrIncomplete)
+		}
 	}
 	cfg, err := manifest.ParseBMCConfig(bmcConfig)
 	if err != nil {

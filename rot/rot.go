@@ -83,6 +83,10 @@ type Config struct {
 	Log *slog.Logger
 	// Version is rotd's own version (measured as the S-CRTM version).
 	Version string
+	// Platform releases the BMC of a verified boot (nil: the simulated
+	// board's ProcessPlatform, from BMCArgs, BMCConfigFD, BMCStdout and
+	// BMCStderr).
+	Platform Platform
 	// BMCArgs are bmcd's arguments.
 	BMCArgs []string
 	// BMCStdout and BMCStderr receive bmcd's output (default: rotd's).
@@ -97,10 +101,19 @@ type Config struct {
 	MaxTrialBoots int
 	// Now is the clock for certificate times (default time.Now).
 	Now func() time.Time
-	// SPDMAddr is the TCP address of the RoT link where the SPDM responder
-	// (rot/attestation) serves the current boot; empty: no responder. The
-	// bound address is logged and written to STATE/rotlink.addr.
+	// SPDMAddr is the address of the RoT link where the SPDM responder
+	// (rot/attestation) serves the current boot: a TCP address (the sim
+	// board), or "unix:PATH", a socket a QEMU board's UART connects to.
+	// Empty: no responder. The bound address is logged and written to
+	// STATE/rotlink.addr.
 	SPDMAddr string
+	// SPDMSerial: the RoT link is a serial line (a QEMU board's UART), so
+	// the responder's framing resynchronises after garbage.
+	SPDMSerial bool
+	// HeartbeatPeriod is the SPDM heartbeat period the responder announces
+	// (seconds, 0: none). With a period, a BMC whose RoT link falls silent
+	// for three periods after it had attested is hung: rotd resets it.
+	HeartbeatPeriod uint8
 	// BMCConfigFD passes "--bmc-config-fd 4" to bmcd. The verified
 	// bmc-config is always bmcd's descriptor 4 (a sealed memfd); the flag
 	// waits for a bmcd that reads it.
@@ -128,6 +141,9 @@ func (c *Config) defaults() {
 	}
 	if c.Version == "" {
 		c.Version = "dev"
+	}
+	if c.Platform == nil {
+		c.Platform = &ProcessPlatform{Args: c.BMCArgs, ConfigFD: c.BMCConfigFD, Stdout: c.BMCStdout, Stderr: c.BMCStderr}
 	}
 }
 

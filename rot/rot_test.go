@@ -6,8 +6,10 @@ import (
 	"crypto"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,6 +26,7 @@ import (
 	"github.com/ironroot-bmc/ironroot/rot/slot"
 	"github.com/ironroot-bmc/ironroot/rot/tpm"
 	"github.com/ironroot-bmc/ironroot/rot/tpm/tpmtest"
+	"github.com/ironroot-bmc/ironroot/spdm"
 )
 
 // sim is this test binary's one TPM simulator (one per process); each test
@@ -561,4 +564,51 @@ func TestTrialBootCounterReverts(t *testing.T) {
 	if m := d.slots.Meta(); m.Slots[slot.B].State != slot.Rejected || m.Active != slot.A {
 		t.Fatalf("after the trial boots ran out: %+v", m)
 	}
+}
+
+// A BMC that attested and then fell silent on the RoT link for three heartbeat periods
+// hangs: rotd ends it and boots the board again (a BMC reset).
+func TestSilentRoTLinkResetsBMC(t *testing.T) {
+	tp := simTPM(t)
+	b := newBoard(t, tp, rottest.Firmware{Version: "1.0", SVN: 1, Script: sleeper})
+	sock := filepath.Join(b.dir, "rl.sock")
+	b.cfg.SPDMAddr, b.cfg.HeartbeatPeriod = "unix:"+sock, 1
+	d := b.open(t)
+	running(t, d, "")
+	first := waitStatus(t, d, "the BMC running", func(st control.Status) bool { return st.State == "running" && st.BMCPID != 0 })
+
+	// The BMC speaks on the link once, then never again.
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fc := spdm.NewFrameConn(c)
+	if err := fc.WriteFrame(spdm.Frame{Command: spdm.CommandTest, TransportType: spdm.TransportMCTP, Payload: []byte("hello")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fc.ReadFrame(); err != nil {
+		t.Fatalf("no answer on the RoT link: %v", err)
+	}
+	spoke := time.Now()
+	again := waitStatus(t, d, "a new BMC after the link fell silent", func(st control.Status) bool {
+		return st.State == "running" && st.BMCPID != 0 && st.BMCPID != first.BMCPID
+	})
+	if took := time.Since(spoke); took < 3*time.Second {
+		t.Errorf("BMC reset %v after its last word on the link, before three 1 s heartbeat periods", took)
+	}
+	if alive(first.BMCPID) {
+		t.Errorf("the hung BMC (pid %d) still runs", first.BMCPID)
+	}
+	t.Logf("BMC %d reset after %v of silence; now %d", first.BMCPID, time.Since(spoke).Round(100*time.Millisecond), again.BMCPID)
+}
+
+// alive reports whether process pid exists (and is not a zombie).
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ironroot-bmc/ironroot/images"
@@ -100,7 +101,7 @@ func (d *Device) Run(ctx context.Context, stage string) error {
 				log.Error("SPDM responder cannot speak for this boot", "err", err)
 			}
 		}
-		again, err := d.supervise(ctx, b)
+		again, err := d.supervise(ctx, b, att)
 		if att != nil {
 			att.ClearBoot()
 		}
@@ -123,13 +124,20 @@ func (d *Device) serveRotLink(ctx context.Context) (*attestation.Server, error) 
 		return nil, err
 	}
 	att := attestation.NewServer(attestation.Config{
-		SealingKey: seal,
-		Healthy:    d.Health,
-		Status:     d.linkStatus,
-		Logger:     d.cfg.Log,
+		SealingKey:      seal,
+		Healthy:         d.Health,
+		Status:          d.linkStatus,
+		HeartbeatPeriod: d.cfg.HeartbeatPeriod,
+		SerialLine:      d.cfg.SPDMSerial,
+		Logger:          d.cfg.Log,
 	})
+	network, address := "tcp", d.cfg.SPDMAddr
+	if p, ok := strings.CutPrefix(address, "unix:"); ok {
+		network, address = "unix", p
+		os.Remove(p) // a socket left by an earlier rotd; the state lock says none runs
+	}
 	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", d.cfg.SPDMAddr)
+	l, err := lc.Listen(ctx, network, address)
 	if err != nil {
 		return nil, fmt.Errorf("RoT link: %w", err)
 	}
@@ -161,39 +169,27 @@ func (d *Device) linkStatus(context.Context) (rotlink.DeviceStatus, error) {
 
 // supervise releases the BMC of a verified boot and watches it. It returns
 // again=true when the board must boot again (BMC reset, revert).
-func (d *Device) supervise(ctx context.Context, b *Booted) (again bool, err error) {
+func (d *Device) supervise(ctx context.Context, b *Booted, att *attestation.Server) (again bool, err error) {
 	log := d.cfg.Log
-	img, ok := b.Images[manifest.ComponentBMCD]
-	if !ok {
-		d.mu.Lock()
-		_ = d.slots.Reject(b.Slot, "bundle has no bmcd component")
-		d.mu.Unlock()
-		return true, nil
-	}
-	cfgImg, ok := b.Images[manifest.ComponentBMCConfig]
-	if !ok {
-		d.mu.Lock()
-		_ = d.slots.Reject(b.Slot, "bundle has no bmc-config component")
-		d.mu.Unlock()
-		return true, nil
-	}
-	args := d.cfg.BMCArgs
-	if d.cfg.BMCConfigFD {
-		args = append(slices.Clone(args), "--bmc-config-fd", "4")
-	}
-	child, err := supervise.Start(supervise.Config{
-		Image: img, Args: args, Stdout: d.cfg.BMCStdout, Stderr: d.cfg.BMCStderr,
-		ExtraFiles: []*os.File{cfgImg.File()}, // fd 4: the verified bmc-config
-		PIDFile:    d.cfg.path(BMCPIDFile),
-	})
+	released := time.Now()
+	bmc, err := d.cfg.Platform.Release(ctx, b)
 	if err != nil {
 		return false, err
 	}
-	log.Info("BMC released: bmcd started from the sealed memfd of the verified bytes",
-		"slot", b.Slot, "firmware", b.Manifest.FirmwareVersion, "svn", b.Manifest.SVN, "pid", child.PID())
+	pidfile := d.cfg.path(BMCPIDFile)
+	if err := supervise.WritePIDFile(pidfile, bmc.PID()); err != nil {
+		bmc.Stop()
+		return false, err
+	}
+	stop := func() {
+		bmc.Stop()
+		os.Remove(pidfile)
+	}
+	log.Info("BMC released from sealed memfds of the verified bytes",
+		"slot", b.Slot, "firmware", b.Manifest.FirmwareVersion, "svn", b.Manifest.SVN, "pid", bmc.PID())
 	var probation <-chan time.Time
 	d.mu.Lock()
-	d.status.State, d.status.BMCPID, d.status.Recovery = "running", child.PID(), ""
+	d.status.State, d.status.BMCPID, d.status.Recovery = "running", bmc.PID(), ""
 	if b.Info.State == slot.Trial {
 		t := time.NewTimer(d.cfg.Probation)
 		defer t.Stop()
@@ -207,16 +203,25 @@ func (d *Device) supervise(ctx context.Context, b *Booted) (again bool, err erro
 	case <-d.healthCh:
 	default:
 	}
+	// The link watchdog: once this BMC has spoken on the RoT link, three
+	// heartbeat periods of silence mean it hangs.
+	var watchdog <-chan time.Time
+	silence := 3 * time.Duration(d.cfg.HeartbeatPeriod) * time.Second
+	if att != nil && silence > 0 {
+		t := time.NewTicker(silence / 6)
+		defer t.Stop()
+		watchdog = t.C
+	}
 	for {
 		select {
-		case <-child.Done():
-			code := child.ExitCode()
-			child.Stop() // reaped already; removes the pidfile
+		case <-bmc.Done():
+			code := bmc.ExitCode()
+			stop() // ended already; removes the pidfile
 			if ctx.Err() != nil {
 				return false, nil // rotd is stopping (a Ctrl-C reaches bmcd too)
 			}
 			if code == ExitBMCReset {
-				log.Info("BMC reset requested (bmcd exit status 3): re-verifying before starting it again")
+				log.Info("BMC reset: re-verifying before starting it again")
 				return true, nil
 			}
 			if probation != nil {
@@ -225,38 +230,47 @@ func (d *Device) supervise(ctx context.Context, b *Booted) (again bool, err erro
 			}
 			log.Error("bmcd exited; the board is stopped", "status", code)
 			return false, &BMCExitError{Code: code}
+		case now := <-watchdog:
+			last := att.LastActivity()
+			if last.Before(released) || now.Sub(last) < silence {
+				continue
+			}
+			log.Error("RoT link silent for three heartbeat periods: the BMC hangs; resetting it",
+				"silent", now.Sub(last).Round(time.Second), "heartbeat", time.Duration(d.cfg.HeartbeatPeriod)*time.Second)
+			stop()
+			return true, nil
 		case <-probation:
 			probation = nil
 			if d.cfg.RequireHealthReport {
-				child.Stop()
+				stop()
 				d.revert(b.Slot, fmt.Sprintf("no health report within %v", d.cfg.Probation))
 				return true, nil
 			}
-			log.Info("trial slot healthy: bmcd ran the whole probation without exiting", "slot", b.Slot)
-			if err := d.commit(b.Slot); err != nil {
-				log.Error("committing slot", "slot", b.Slot, "err", err)
-			} else {
-				log.Info("slot committed", "slot", b.Slot)
-			}
-			d.clearProbation()
+			log.Info("trial slot healthy: the BMC ran the whole probation without exiting", "slot", b.Slot)
+			d.commitHealthy(b.Slot)
 		case <-d.healthCh:
 			if probation == nil {
 				continue
 			}
 			probation = nil
 			log.Info("trial slot healthy: health report received", "slot", b.Slot)
-			if err := d.commit(b.Slot); err != nil {
-				log.Error("committing slot", "slot", b.Slot, "err", err)
-			} else {
-				log.Info("slot committed", "slot", b.Slot)
-			}
-			d.clearProbation()
+			d.commitHealthy(b.Slot)
 		case <-ctx.Done():
 			log.Info("stopping the BMC")
-			child.Stop()
+			stop()
 			return false, nil
 		}
 	}
+}
+
+// commitHealthy commits a trial slot that proved healthy.
+func (d *Device) commitHealthy(n slot.Name) {
+	if err := d.commit(n); err != nil {
+		d.cfg.Log.Error("committing slot", "slot", n, "err", err)
+	} else {
+		d.cfg.Log.Info("slot committed", "slot", n)
+	}
+	d.clearProbation()
 }
 
 func (d *Device) clearProbation() {

@@ -7,6 +7,7 @@
 //	rotd identity-root --dir .dev-keys
 //	rotd provision --state DIR --tpm SPEC --board-id ID --vendor-keys DIR --identity-root DIR [--bundle FILE]
 //	rotd run --state DIR --tpm SPEC [--install BUNDLE] [--spdm-addr ADDR] [flags] -- BMCD-ARGS...
+//	rotd run --state DIR --tpm SPEC --platform qemu --qemu-state DIR [--qemu-machine M] [flags]
 //	rotd install [--state DIR] BUNDLE
 //	rotd status [--state DIR] [--json]
 //	rotd health [--state DIR]
@@ -26,6 +27,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ironroot-bmc/ironroot/qemu"
 	"github.com/ironroot-bmc/ironroot/rot"
 	"github.com/ironroot-bmc/ironroot/rot/control"
 	"github.com/ironroot-bmc/ironroot/rot/identity"
@@ -126,6 +128,8 @@ func cmdProvision(ctx context.Context, args []string, log *slog.Logger) error {
 	keys := fs.String("vendor-keys", "", "directory of the accepted vendor public keys (*.pub)")
 	root := fs.String("identity-root", "", "directory of the identity root (identity-root.key, identity-root.pem)")
 	bundle := fs.String("bundle", "", "factory bundle installed into slot A and committed")
+	platform := fs.String("platform", "process", "how the board's BMC runs (what its bundles must carry): process or qemu")
+	machine := fs.String("qemu-machine", qemu.MachineQ35, "QEMU board: q35 or ast2600-evb")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -147,6 +151,13 @@ func cmdProvision(ctx context.Context, args []string, log *slog.Logger) error {
 	}
 	defer lock.Close()
 	cfg := rot.Config{StateDir: *state, TPM: t, Log: log, Version: version}
+	switch *platform {
+	case "process":
+	case "qemu":
+		cfg.Platform = &qemu.Platform{Machine: *machine}
+	default:
+		return fmt.Errorf("--platform %q: process or qemu", *platform)
+	}
 	if err := rot.Provision(ctx, cfg, rot.Provisioning{BoardID: *board, VendorKeysDir: *keys, Root: r, Bundle: *bundle}); err != nil {
 		return err
 	}
@@ -164,11 +175,18 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	maxBoots := fs.Int("max-trial-boots", 3, "boots a trial slot gets before rotd reverts it")
 	spdmAddr := fs.String("spdm-addr", "127.0.0.1:2323", "TCP address of the RoT link's SPDM responder (empty: none); the bound address goes to STATE/rotlink.addr")
 	cfgFD := fs.Bool("bmc-config-fd", false, "pass --bmc-config-fd 4 to bmcd (the verified bmc-config is always its fd 4)")
+	heartbeat := fs.Duration("heartbeat", 10*time.Second, "SPDM heartbeat period announced to the BMC (whole seconds, 0: none); three silent periods reset a BMC that had attested")
+	platform := fs.String("platform", "process", "how the BMC runs: process (bmcd as rotd's child, the sim board) or qemu (a VM booted from the verified kernel and initrd)")
+	var qo qemuOptions
+	qo.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *state == "" {
 		return errors.New("--state is required")
+	}
+	if *heartbeat < 0 || *heartbeat > 255*time.Second || *heartbeat%time.Second != 0 {
+		return fmt.Errorf("--heartbeat %v: whole seconds from 0 to 255", *heartbeat)
 	}
 	t, err := openTPM(ctx, *tpmSpec)
 	if err != nil {
@@ -178,7 +196,19 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	cfg := rot.Config{
 		StateDir: *state, TPM: t, Log: log, Version: version, BMCArgs: fs.Args(),
 		Probation: *probation, RequireHealthReport: *requireReport, MaxTrialBoots: *maxBoots,
-		SPDMAddr: *spdmAddr, BMCConfigFD: *cfgFD,
+		SPDMAddr: *spdmAddr, BMCConfigFD: *cfgFD, HeartbeatPeriod: uint8(*heartbeat / time.Second),
+	}
+	switch *platform {
+	case "process":
+	case "qemu":
+		p, err := qo.platform(log)
+		if err != nil {
+			return err
+		}
+		defer p.Close()
+		cfg.Platform, cfg.SPDMAddr, cfg.SPDMSerial = p, "unix:"+p.RoTLink, true
+	default:
+		return fmt.Errorf("--platform %q: process or qemu", *platform)
 	}
 	d, lock, err := rot.Open(ctx, cfg)
 	if err != nil {

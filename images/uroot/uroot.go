@@ -120,16 +120,7 @@ func (b Builder) Initramfs(ctx context.Context, img Image) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	args := []string{"-o", out + ".tmp", "-uinitcmd=" + img.Uinit, "-tags", "goshsmall", "-tags", "grpcnotrace"}
-	if img.Shell {
-		args = append(args, "-defaultsh=gosh")
-	} else {
-		args = append(args, "-defaultsh=")
-	}
-	for _, f := range img.Files {
-		args = append(args, "-files", f)
-	}
-	args = append(args, img.Commands...)
+	args := append([]string{"-o", out + ".tmp"}, buildFlags(img)...)
 	cmd := exec.CommandContext(ctx, tool, args...)
 	cmd.Dir = b.RepoDir
 	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH="+img.GOARCH, "CGO_ENABLED=0", "GOAMD64=v1", "GOARM=7",
@@ -146,6 +137,28 @@ func (b Builder) Initramfs(ctx context.Context, img Image) (string, error) {
 	}
 	b.prune(dir, img, out)
 	return out, nil
+}
+
+// buildFlags are the u-root flags of img (the output file aside).
+func buildFlags(img Image) []string {
+	args := []string{"-uinitcmd=" + img.Uinit, "-tags", "goshsmall", "-tags", "grpcnotrace",
+		// gobusybox compiles the busybox in GOPATH mode, where cmd/go links in the
+		// GODEBUG defaults of Go 1.20 (httpmuxgo121=1: no {id} wildcards in ServeMux
+		// patterns; tls10server=1, x509sha1 and more). The image must behave like the
+		// bmcd the tests run: the linker keeps the last -X, so this empty default list
+		// gives this toolchain's own behaviour. (The -ldflags replace gobusybox's, which
+		// are the same "-s -w -buildid=".)
+		"-go-extra-args=-ldflags=-s -w -buildid= -X=runtime.godebugDefault="}
+	if img.Shell {
+		args = append(args, "-defaultsh=gosh")
+	} else {
+		args = append(args, "-defaultsh=")
+	}
+	for _, f := range img.Files {
+		args = append(args, "-files", f)
+	}
+	args = append(args, img.Commands...)
+	return args
 }
 
 // tool builds the u-root command for the host (never for the guest's GOARCH).
@@ -167,7 +180,7 @@ func (b Builder) tool(ctx context.Context) (string, error) {
 func (b Builder) sourceKey(ctx context.Context, img Image) (string, error) {
 	h := sha256.New()
 	spec, _ := json.Marshal(img)
-	fmt.Fprintf(h, "recipe %s\ngo %s\nu-root %s\n", spec, runtime.Version(), URootVersion)
+	fmt.Fprintf(h, "recipe %s\ngo %s\nu-root %s\nflags %q\n", spec, runtime.Version(), URootVersion, buildFlags(img))
 	args := append([]string{"list", "-deps", "-f", "{{if not .Standard}}{{.Dir}}{{end}}"}, img.Commands...)
 	cmd := exec.CommandContext(ctx, b.goCmd(), args...)
 	cmd.Dir = b.RepoDir

@@ -30,6 +30,8 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/ironroot-bmc/ironroot/images/manifest"
 	"github.com/ironroot-bmc/ironroot/rot/identity"
@@ -98,7 +100,10 @@ type Config struct {
 	Status func(ctx context.Context) (rotlink.DeviceStatus, error)
 	// HeartbeatPeriod is reported in KEY_EXCHANGE_RSP (seconds, 0 = none).
 	HeartbeatPeriod uint8
-	Logger          *slog.Logger
+	// SerialLine: the link is a serial line (a QEMU board's UART), framed
+	// so that the reader resynchronises after garbage.
+	SerialLine bool
+	Logger     *slog.Logger
 }
 
 // ResponderConfig returns the spdm.ResponderConfig of one boot.
@@ -220,6 +225,49 @@ type Server struct {
 	mu    sync.Mutex
 	rsp   *spdm.Responder
 	conns map[io.Closer]struct{}
+
+	// heard is when the BMC last sent bytes on the link (Unix ns).
+	heard atomic.Int64
+}
+
+// LastActivity is when the BMC last sent anything on the RoT link (zero:
+// never). rotd's link watchdog reads it.
+func (s *Server) LastActivity() time.Time {
+	ns := s.heard.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// heardConn records the time of every read that returned bytes.
+type heardConn struct {
+	io.ReadWriteCloser
+	heard *atomic.Int64
+}
+
+func (c heardConn) Read(p []byte) (int, error) {
+	n, err := c.ReadWriteCloser.Read(p)
+	if n > 0 {
+		c.heard.Store(time.Now().UnixNano())
+	}
+	return n, err
+}
+
+// SetDeadline passes the responder's context binding through.
+func (c heardConn) SetDeadline(t time.Time) error {
+	if d, ok := c.ReadWriteCloser.(interface{ SetDeadline(time.Time) error }); ok {
+		return d.SetDeadline(t)
+	}
+	return nil
+}
+
+// SetReadDeadline passes the responder's idle timeout through.
+func (c heardConn) SetReadDeadline(t time.Time) error {
+	if d, ok := c.ReadWriteCloser.(interface{ SetReadDeadline(time.Time) error }); ok {
+		return d.SetReadDeadline(t)
+	}
+	return nil
 }
 
 // NewServer returns a server with no boot: it refuses connections until
@@ -286,7 +334,13 @@ func (s *Server) ServeConn(ctx context.Context, c io.ReadWriteCloser) error {
 	}
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	_, err := rsp.ServeConn(ctx, c)
+	hc := heardConn{c, &s.heard}
+	var err error
+	if s.cfg.SerialLine {
+		_, err = rsp.ServeSerial(ctx, hc)
+	} else {
+		_, err = rsp.ServeConn(ctx, hc)
+	}
 	return err
 }
 

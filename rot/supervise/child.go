@@ -65,16 +65,27 @@ func Start(cfg Config) (*Child, error) {
 		close(c.done)
 	}()
 	if cfg.PIDFile != "" {
-		// A child that already exited (and was reaped) has no /proc
-		// entry: there is nothing a later rotd would have to end.
-		if st, err := startTime(cmd.Process.Pid); err == nil {
-			if err := record.WriteFile(cfg.PIDFile, fmt.Appendf(nil, "%d %d\n", cmd.Process.Pid, st), 0o600); err != nil {
-				c.Stop()
-				return nil, fmt.Errorf("writing BMC pidfile: %w", err)
-			}
+		if err := WritePIDFile(cfg.PIDFile, cmd.Process.Pid); err != nil {
+			c.Stop()
+			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// WritePIDFile records the BMC's process (its PID and start time, so a
+// reused PID is never mistaken for it) for EndStale. A process that already
+// exited and was reaped has no /proc entry: there is nothing a later rotd
+// would have to end, and nothing is written.
+func WritePIDFile(path string, pid int) error {
+	st, err := startTime(pid)
+	if err != nil {
+		return nil
+	}
+	if err := record.WriteFile(path, fmt.Appendf(nil, "%d %d\n", pid, st), 0o600); err != nil {
+		return fmt.Errorf("writing BMC pidfile: %w", err)
+	}
+	return nil
 }
 
 // PID is the child's process ID.

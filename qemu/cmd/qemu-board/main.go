@@ -1,13 +1,16 @@
-// Command qemu-board is `make qemu`: it builds the BMC image (u-root initramfs with bmcd
-// as uinit, modules cpio), signs it with the development vendor keys into a bundle,
-// verifies the bundle into sealed memfds and boots the QEMU x86 q35 board from them,
-// re-verifying before every power-on (a BMC reset makes QEMU exit). Until rotd starts
-// QEMU children it runs the verified-bytes path itself. Ctrl-C stops QEMU and the BMC
-// TPM by PID.
+// Command qemu-board is `make qemu` and `make qemu-ast2600`: it builds the BMC image
+// (u-root initramfs with bmcd as uinit, the modules cpio, the board's bmc-config and, on
+// the ast2600, its patched device tree), signs it with the development vendor keys into
+// a bundle, and starts the board's host side: the RoT TPM (swtpm) and rotd, which
+// provisions a new board, installs the bundle when it changed, verifies and measures it,
+// and only then boots the VM from sealed memfds of the verified bytes (qemu.Host). It
+// prints the Redfish URL and the first-boot password; Ctrl-C stops rotd, QEMU and both
+// TPMs by PID.
 package main
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,41 +23,41 @@ import (
 
 	"github.com/ironroot-bmc/ironroot/images"
 	"github.com/ironroot-bmc/ironroot/images/manifest"
-	"github.com/ironroot-bmc/ironroot/images/uroot"
 	"github.com/ironroot-bmc/ironroot/qemu"
+	"github.com/ironroot-bmc/ironroot/rot/identity"
 )
 
 type options struct {
 	machine                                string
-	kernelDir, buildDir, stateDir, keysDir string
-	identityRoot                           string
+	kernelDir, dtb, buildDir, dir, keysDir string
+	rotd                                   string
 	board, version                         string
 	svn                                    uint64
 	redfishPort, ipmiPort                  int
 	debug                                  bool
 	accel                                  string
-	maxResets                              int
+	probation                              time.Duration
 }
 
 func main() {
 	var o options
-	flag.StringVar(&o.machine, "machine", qemu.MachineQ35, "board machine: q35 (x86_64) or ast2600-evb (32-bit ARM: no TPM, no disk, no RoT link yet)")
+	flag.StringVar(&o.machine, "machine", qemu.MachineQ35, "board machine: q35 (x86_64) or ast2600-evb (32-bit ARM)")
 	flag.StringVar(&o.kernelDir, "kernel-dir", "build/kernel/cloud-amd64", "kernel fetched by scripts/fetch-kernel (armmp for ast2600-evb)")
+	flag.StringVar(&o.dtb, "dtb", "", "ast2600-evb: the device tree patched by scripts/patch-ast2600-dtb (UART1 enabled)")
 	flag.StringVar(&o.buildDir, "build", "build", "build directory (image cache)")
-	flag.StringVar(&o.stateDir, "state", ".run/qemu-x86", "board state directory")
-	flag.StringVar(&o.keysDir, "keys", ".dev-keys/vendor", "vendor signing keys (created when missing)")
-	flag.StringVar(&o.identityRoot, "identity-root", ".dev-keys/identity-root.pem",
-		"identity root certificate(s) (PEM) for the bundle's bmc-config (`rotd identity-root --dir .dev-keys` makes it)")
+	flag.StringVar(&o.dir, "state", ".run/qemu-x86", "board directory: rot/ (rotd), tpm-rot/, bmc/ (state disk, BMC TPM, password), run/")
+	flag.StringVar(&o.keysDir, "dev-keys", ".dev-keys", "development keys: vendor/ (signing keys) and the identity root (created when missing)")
+	flag.StringVar(&o.rotd, "rotd", "bin/rotd", "the rotd binary (make build)")
 	flag.StringVar(&o.board, "board", "ironroot-qemu-q35", "board ID")
 	flag.StringVar(&o.version, "version", "dev", "firmware version")
 	flag.Uint64Var(&o.svn, "svn", 1, "security version number")
 	flag.IntVar(&o.redfishPort, "redfish-port", 18443, "host port on 127.0.0.1 forwarded to the BMC's Redfish (443); 0: any")
 	flag.IntVar(&o.ipmiPort, "ipmi-port", 16230, "host UDP port on 127.0.0.1 forwarded to the BMC's IPMI (623); 0: any")
 	flag.StringVar(&o.accel, "accel", "tcg", "QEMU accelerator (kvm only where nested KVM really works)")
-	flag.BoolVar(&o.debug, "debug", false, "add a shell (gosh) to the image")
-	flag.IntVar(&o.maxResets, "max-resets", 50, "BMC resets before the launcher gives up")
+	flag.BoolVar(&o.debug, "debug", false, "add a shell (gosh) to the image; it starts on the console when bmcd exits")
+	flag.DurationVar(&o.probation, "probation", 60*time.Second, "how long a newly installed bundle has to prove healthy")
 	flag.Parse()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("prog", "qemu-board")
 	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer cancel()
 	if err := run(ctx, o, log); err != nil {
@@ -71,151 +74,83 @@ func run(ctx context.Context, o options, log *slog.Logger) error {
 	if _, err := qemu.FindQEMUFor(o.machine); err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(o.keysDir, images.ES384PubFile)); err != nil {
-		if _, err := images.GenerateVendorKeys(o.keysDir); err != nil {
+	if _, err := os.Stat(o.rotd); err != nil {
+		return fmt.Errorf("%s: %w (run `make build` first)", o.rotd, err)
+	}
+	vendorDir := filepath.Join(o.keysDir, "vendor")
+	if _, err := os.Stat(filepath.Join(vendorDir, images.ES384PubFile)); err != nil {
+		if _, err := images.GenerateVendorKeys(vendorDir); err != nil {
 			return fmt.Errorf("development vendor keys: %w", err)
 		}
-		log.Info("development vendor keys created", "dir", o.keysDir)
+		log.Info("development vendor keys created", "dir", vendorDir)
 	}
-	keys, err := images.LoadVendorKeySet(o.keysDir)
+	keys, err := images.LoadVendorKeySet(vendorDir)
 	if err != nil {
 		return err
 	}
-	goarch, modules, dtb := "amd64", uroot.Q35Modules(), ""
-	if o.machine == qemu.MachineAST2600 {
-		abi, err := uroot.KernelRelease(o.kernelDir)
-		if err != nil {
-			return err
-		}
-		goarch, modules = "arm", uroot.AST2600Modules()
-		dtb = filepath.Join(o.kernelDir, "root", "usr", "lib", "linux-image-"+abi, "aspeed-ast2600-evb.dtb")
-	}
-	b := uroot.Builder{RepoDir: repo, BuildDir: o.buildDir, Logger: log}
-	initramfs, err := b.Initramfs(ctx, uroot.BMC(goarch, o.debug))
+	root, created, err := identity.EnsureDevRoot(o.keysDir, time.Now())
 	if err != nil {
 		return err
 	}
-	mods, err := b.Modules(o.kernelDir, modules)
-	if err != nil {
+	if created {
+		log.Info("development identity root created", "dir", o.keysDir)
+	}
+	if err := os.MkdirAll(o.dir, 0o700); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(o.stateDir, 0o700); err != nil {
-		return err
-	}
-	bmcConfig, err := writeBMCConfig(o, keys)
-	if err != nil {
-		return err
-	}
-	if bmcConfig == "" {
-		log.Warn("no identity root: the bundle has no bmc-config and the BMC's gate stays Locked", "identity-root", o.identityRoot)
-	}
-	bundle := filepath.Join(o.stateDir, "firmware", "qemu.bundle")
-	err = qemu.BuildBundle(bundle, qemu.BundleSpec{
+	bundle := filepath.Join(o.dir, "firmware", "qemu.bundle")
+	build := qemu.Build{
+		RepoDir: repo, BuildDir: o.buildDir, KernelDir: o.kernelDir, Machine: o.machine, DTB: o.dtb, Debug: o.debug,
+		KeysDir: vendorDir, IdentityRoots: []*x509.Certificate{root.Cert}, VendorKeys: keys,
 		Meta:   images.Meta{BoardID: o.board, FirmwareVersion: o.version, SVN: o.svn, BuildTime: time.Now()},
-		Kernel: filepath.Join(o.kernelDir, "vmlinuz"), Initramfs: initramfs, Modules: mods, KeysDir: o.keysDir,
-		BMCConfig: bmcConfig, DTB: dtb,
-	})
-	if err != nil {
+		Gate:   manifest.GatePolicy{MeasurementInterval: 30 * time.Second, HeartbeatPeriod: 10 * time.Second, MinSVN: o.svn},
+		Logger: log,
+	}
+	if err := build.Bundle(ctx, bundle); err != nil {
 		return err
 	}
 	log.Info("signed board bundle", "path", bundle, "version", o.version, "svn", o.svn)
 
-	board := &qemu.Board{ID: o.board, Machine: o.machine, StateDir: o.stateDir, Bundle: bundle, Keys: keys,
-		Policy:      manifest.Policy{BoardID: o.board, MinSVN: o.svn},
-		RedfishPort: o.redfishPort, IPMIPort: o.ipmiPort, BMCTPM: true, Console: os.Stdout, Logger: log, Accel: o.accel}
+	h := &qemu.Host{
+		Rotd: o.rotd, Dir: o.dir, Machine: o.machine, BoardID: o.board, VendorKeys: vendorDir, IdentityRoot: o.keysDir,
+		Bundle: bundle, RedfishPort: o.redfishPort, IPMIPort: o.ipmiPort, Probation: o.probation,
+		Accel: o.accel, Output: os.Stdout, Interactive: o.debug,
+	}
+	if err := h.Start(ctx); err != nil {
+		return err
+	}
+	defer h.Stop()
 	if o.debug {
-		// The shell needs the terminal; QEMU owns it until Ctrl-A x, and the board is not
-		// powered on again after that.
-		board.ConsoleInput = os.Stdin
-		fmt.Fprintln(os.Stderr, "qemu board: DEBUG image: the shell starts when bmcd exits; Ctrl-A x quits QEMU")
+		fmt.Fprintln(os.Stderr, "qemu board: DEBUG image: the shell starts on this console when bmcd exits")
 	}
-	defer board.Close()
-	for resets := 0; resets <= o.maxResets; resets++ {
-		vm, con, err := board.PowerOn(ctx)
-		if err != nil {
-			return err
-		}
-		reset, err := watch(ctx, vm, con, o, log)
-		vm.Stop()
-		if err != nil || !reset || o.debug {
-			return err
-		}
-		why := con.ExitLine()
-		if why == "" {
-			why = "no exit line from bmcd: crash (panic=-1) or watchdog"
-		}
-		log.Info("BMC reset: re-verifying the bundle before the next power-on", "resets", resets+1, "why", why)
+	r, err := h.WaitReady(ctx, 0, false)
+	if err != nil {
+		return ignoreStop(ctx, err)
 	}
-	return fmt.Errorf("more than %d BMC resets", o.maxResets)
+	fmt.Fprintf(os.Stderr, "\nqemu board %s: Redfish %s/redfish/v1  IPMI %s/udp  (rotd pid %d, QEMU pid %d)\n"+
+		"rotd verified and measured the bundle before it powered the BMC on; `%s status --state %s` shows it.\n\n",
+		o.board, r.Redfish, r.IPMI, h.RotdPID(), r.QEMUPID, o.rotd, h.RotState())
+	pw := filepath.Join(h.BMCState(), qemu.PasswordFile)
+	if _, err := os.Stat(pw); err == nil {
+		fmt.Fprintf(os.Stderr, "qemu board: log in as \"admin\" with the first-boot password in %s until you change it\n\n", pw)
+	} else if r, err = h.WaitReady(ctx, 0, true); err == nil {
+		fmt.Fprintf(os.Stderr, "\nqemu board: first boot: log in as \"admin\" with the password printed above (also in %s);\n"+
+			"the first login must change it, e.g.\n  curl -k -u admin:\"$(cat %s)\" -X PATCH -H 'Content-Type: application/json' \\\n"+
+			"       -d '{\"Password\":\"<new password>\"}' %s/redfish/v1/AccountService/Accounts/2\n\n", r.PasswordFile, r.PasswordFile, r.Redfish)
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("stopping the board")
+		return nil
+	case <-h.Done():
+		return ignoreStop(ctx, h.Err())
+	}
 }
 
-// writeBMCConfig writes the bundle's bmc-config (identity root, accepted vendor keys, the
-// board ID, the gate's SVN floor) into the state's firmware directory; "" without an
-// identity root.
-func writeBMCConfig(o options, keys manifest.KeySet) (string, error) {
-	pemData, err := os.ReadFile(o.identityRoot)
-	if errors.Is(err, os.ErrNotExist) {
-		return "", nil
+// ignoreStop drops the error of a board stopped by Ctrl-C.
+func ignoreStop(ctx context.Context, err error) error {
+	if ctx.Err() != nil && (err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ctx.Err())) {
+		return nil
 	}
-	if err != nil {
-		return "", fmt.Errorf("identity root: %w", err)
-	}
-	roots, err := manifest.ParseCertificatesPEM(pemData)
-	if err != nil {
-		return "", fmt.Errorf("identity root %s: %w", o.identityRoot, err)
-	}
-	if len(roots) == 0 {
-		return "", fmt.Errorf("identity root %s: no certificate", o.identityRoot)
-	}
-	cfg := manifest.BMCConfig{BoardID: o.board, IdentityRoots: roots, VendorKeys: keys,
-		Gate: manifest.GatePolicy{MeasurementInterval: 30 * time.Second, HeartbeatPeriod: 10 * time.Second, MinSVN: o.svn}}
-	data, err := cfg.Encode()
-	if err != nil {
-		return "", err
-	}
-	p := filepath.Join(o.stateDir, "firmware", "bmc-config.cbor")
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return "", err
-	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		return "", fmt.Errorf("bmc-config: %w", err)
-	}
-	return p, nil
-}
-
-// watch reports the board's addresses and first-boot password, then waits for the VM to
-// exit or for Ctrl-C. QEMU exiting with status 0 is a BMC reset (bmcd's reset, a crash
-// with panic=-1, the watchdog: -no-reboot turns each into an exit): reset is true.
-func watch(ctx context.Context, vm *qemu.VM, con *qemu.Console, o options, log *slog.Logger) (bool, error) {
-	redfish, ipmi, err := vm.Forwards(ctx)
-	if err != nil {
-		return false, err
-	}
-	fmt.Fprintf(os.Stderr, "qemu board %s: Redfish https://127.0.0.1:%d/redfish/v1  IPMI 127.0.0.1:%d/udp  (QEMU pid %d)\n",
-		o.board, redfish, ipmi, vm.PID())
-	firstBoot := con.FirstBoot()
-	for {
-		select {
-		case <-ctx.Done():
-			log.Info("stopping the board")
-			return false, nil
-		case <-firstBoot:
-			firstBoot = nil // handled; a nil channel never fires
-			p, err := con.SaveCredentials(o.stateDir)
-			if err != nil {
-				return false, err
-			}
-			user, _ := con.Credentials()
-			fmt.Fprintf(os.Stderr, "qemu board: first boot: log in as %q with the password in %s (it must be changed at first login)\n", user, p)
-		case <-vm.Done():
-			if err := vm.Err(); err != nil {
-				var ee interface{ ExitCode() int }
-				if errors.As(err, &ee) {
-					return false, fmt.Errorf("QEMU exited with status %d", ee.ExitCode())
-				}
-				return false, fmt.Errorf("QEMU: %w", err)
-			}
-			return true, nil
-		}
-	}
+	return err
 }

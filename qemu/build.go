@@ -1,0 +1,89 @@
+package qemu
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/ironroot-bmc/ironroot/images"
+	"github.com/ironroot-bmc/ironroot/images/manifest"
+	"github.com/ironroot-bmc/ironroot/images/uroot"
+)
+
+// Build is one firmware build of a QEMU board: the u-root image with bmcd, the kernel
+// modules the board needs, the board's bmc-config and (ast2600) its patched device
+// tree, signed with the vendor keys into one bundle.
+type Build struct {
+	// RepoDir is the repository (bmcd's source); BuildDir caches images (build/).
+	RepoDir, BuildDir string
+	// KernelDir is what scripts/fetch-kernel unpacked (vmlinuz, root/lib/modules).
+	KernelDir string
+	// Machine is MachineQ35 (default) or MachineAST2600.
+	Machine string
+	// DTB is the patched device tree (ast2600: scripts/patch-ast2600-dtb).
+	DTB string
+	// Image is the u-root recipe (default uroot.BMC for the machine).
+	Image *uroot.Image
+	// Debug adds a shell to the image.
+	Debug bool
+	// KeysDir holds the vendor signing keys.
+	KeysDir string
+	// IdentityRoots and VendorKeys go into the bmc-config: what bmcd's gate trusts.
+	IdentityRoots []*x509.Certificate
+	VendorKeys    manifest.KeySet
+	Meta          images.Meta
+	Gate          manifest.GatePolicy
+	Logger        *slog.Logger
+}
+
+// GOARCH is the guest's Go architecture.
+func (b Build) GOARCH() string {
+	if b.Machine == MachineAST2600 {
+		return "arm"
+	}
+	return "amd64"
+}
+
+// Bundle builds (from cache when nothing changed) and signs the bundle into out.
+func (b Build) Bundle(ctx context.Context, out string) error {
+	ub := uroot.Builder{RepoDir: b.RepoDir, BuildDir: b.BuildDir, Logger: b.Logger}
+	img := uroot.BMC(b.GOARCH(), b.Debug)
+	if b.Image != nil {
+		img = *b.Image
+	}
+	initramfs, err := ub.Initramfs(ctx, img)
+	if err != nil {
+		return err
+	}
+	mods := uroot.Q35Modules()
+	if b.Machine == MachineAST2600 {
+		mods = uroot.AST2600Modules()
+		if b.DTB == "" {
+			return fmt.Errorf("qemu board build: %s needs its patched device tree", b.Machine)
+		}
+	}
+	modules, err := ub.Modules(b.KernelDir, mods)
+	if err != nil {
+		return err
+	}
+	cfg := manifest.BMCConfig{BoardID: b.Meta.BoardID, IdentityRoots: b.IdentityRoots, VendorKeys: b.VendorKeys, Gate: b.Gate}
+	data, err := cfg.Encode()
+	if err != nil {
+		return fmt.Errorf("qemu board build: bmc-config: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
+		return err
+	}
+	cfgPath := out + ".bmc-config.cbor"
+	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
+		return fmt.Errorf("qemu board build: bmc-config: %w", err)
+	}
+	defer os.Remove(cfgPath)
+	return BuildBundle(out, BundleSpec{
+		Meta: b.Meta, Kernel: filepath.Join(b.KernelDir, "vmlinuz"), Initramfs: initramfs, Modules: modules,
+		BMCConfig: cfgPath, DTB: b.DTB, KeysDir: b.KeysDir,
+	})
+}
