@@ -345,22 +345,16 @@ func (e *e2e) bootBaseline(t *testing.T, ctx context.Context) time.Duration {
 		t.Fatal(err)
 	}
 	load := func(name string, paths ...string) *supervise.Image {
-		var data []byte
+		var rs []io.Reader
 		for _, p := range paths {
-			d, err := os.ReadFile(p)
+			f, err := os.Open(p)
 			if err != nil {
 				t.Fatal(err)
 			}
-			data = append(data, d...)
+			defer f.Close()
+			rs = append(rs, f)
 		}
-		m, err := supervise.NewMemfd(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := m.Write(data); err != nil {
-			t.Fatal(err)
-		}
-		i, err := m.Seal()
+		i, err := supervise.Seal(name, io.MultiReader(rs...))
 		if err != nil {
 			t.Fatal(err)
 		}

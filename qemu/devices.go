@@ -121,18 +121,22 @@ func (t *Swtpm) Socket() string { return t.ctrl }
 func (t *Swtpm) PID() int { return t.cmd.Process.Pid }
 
 // Stop ends swtpm by its PID (SIGTERM, then SIGKILL after 3 s).
-func (t *Swtpm) Stop() {
+func (t *Swtpm) Stop() { terminate(t.cmd.Process, t.done, 3*time.Second) }
+
+// terminate ends process p, whose waiter closes done: SIGTERM, then SIGKILL after grace.
+// It returns once p has exited; at once if it already had.
+func terminate(p *os.Process, done <-chan struct{}, grace time.Duration) {
 	select {
-	case <-t.done:
+	case <-done:
 		return
 	default:
 	}
-	_ = t.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.Signal(syscall.SIGTERM)
 	select {
-	case <-t.done:
-	case <-time.After(3 * time.Second):
-		_ = t.cmd.Process.Kill()
-		<-t.done
+	case <-done:
+	case <-time.After(grace):
+		_ = p.Kill()
+		<-done
 	}
 }
 

@@ -26,14 +26,7 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 
 func sealed(t *testing.T, name string, data []byte) *supervise.Image {
 	t.Helper()
-	m, err := supervise.NewMemfd(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Write(data); err != nil {
-		t.Fatal(err)
-	}
-	img, err := m.Seal()
+	img, err := supervise.Seal(name, bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}

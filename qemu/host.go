@@ -218,18 +218,8 @@ func (h *Host) RotdCommand(ctx context.Context, args ...string) (string, error) 
 // Stop ends rotd (which stops its VM) with SIGTERM, SIGKILL after 20 s; then any QEMU
 // the ready file names that is still running, and the RoT TPM — all by PID.
 func (h *Host) Stop() {
-	if h.cmd != nil && h.cmd.Process != nil {
-		select {
-		case <-h.done:
-		default:
-			_ = h.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-h.done:
-			case <-time.After(20 * time.Second):
-				_ = h.cmd.Process.Kill()
-				<-h.done
-			}
-		}
+	if h.done != nil {
+		terminate(h.cmd.Process, h.done, 20*time.Second)
 	}
 	if r, err := h.Ready(); err == nil && r.QEMUPID > 0 && isQEMU(r.QEMUPID) {
 		_ = syscall.Kill(r.QEMUPID, syscall.SIGKILL)

@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -262,34 +263,14 @@ func AssembleInitrd(imgs map[string]*supervise.Image) (*supervise.Image, error) 
 	if initramfs == nil || modules == nil || cfg == nil {
 		return nil, errors.New("qemu board: the boot lacks the initramfs, modules or bmc-config image")
 	}
-	m, err := supervise.NewMemfd("bmc-initrd")
+	h, err := uroot.FileArchiveHeader(BMCConfigPath, cfg.Size)
 	if err != nil {
-		return nil, err
-	}
-	copyImage := func(img *supervise.Image) error {
-		_, err := io.Copy(m, io.NewSectionReader(img.File(), 0, img.Size))
-		return err
-	}
-	err = copyImage(initramfs)
-	if err == nil {
-		err = copyImage(modules)
-	}
-	var h []byte
-	if err == nil {
-		h, err = uroot.FileArchiveHeader(BMCConfigPath, cfg.Size)
-	}
-	if err == nil {
-		_, err = m.Write(h)
-	}
-	if err == nil {
-		err = copyImage(cfg)
-	}
-	if err == nil {
-		_, err = m.Write(uroot.FileArchiveTrailer(cfg.Size))
-	}
-	if err != nil {
-		m.Close()
 		return nil, fmt.Errorf("qemu board: assembling the initrd: %w", err)
 	}
-	return m.Seal()
+	initrd, err := supervise.Seal("bmc-initrd", io.MultiReader(initramfs.Reader(), modules.Reader(),
+		bytes.NewReader(h), cfg.Reader(), bytes.NewReader(uroot.FileArchiveTrailer(cfg.Size))))
+	if err != nil {
+		return nil, fmt.Errorf("qemu board: assembling the initrd: %w", err)
+	}
+	return initrd, nil
 }

@@ -308,20 +308,7 @@ func (v *VM) Err() error {
 }
 
 // Stop ends QEMU by its PID: SIGTERM, then SIGKILL after 5 s. Safe to call twice.
-func (v *VM) Stop() {
-	select {
-	case <-v.done:
-		return
-	default:
-	}
-	_ = v.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-v.done:
-	case <-time.After(5 * time.Second):
-		_ = v.cmd.Process.Kill()
-		<-v.done
-	}
-}
+func (v *VM) Stop() { terminate(v.cmd.Process, v.done, 5*time.Second) }
 
 // Forwards reads the host ports QEMU bound for the guest's Redfish (TCP 443) and IPMI
 // (UDP 623) from the monitor's `info usernet`; 0 for a forward that is not there.

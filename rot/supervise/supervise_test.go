@@ -16,14 +16,7 @@ import (
 
 func image(t *testing.T, script string) *Image {
 	t.Helper()
-	m, err := NewMemfd("bmcd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Write([]byte("#!/bin/sh\n" + script + "\n")); err != nil {
-		t.Fatal(err)
-	}
-	img, err := m.Seal()
+	img, err := Seal("bmcd", strings.NewReader("#!/bin/sh\n"+script+"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
