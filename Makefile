@@ -26,7 +26,7 @@ all: build
 
 build:
 	@mkdir -p $(BIN)
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(CMDS)) ./qemu/cmd/qemu-board
 
 ## run: build and start the simulated board (Redfish on https://127.0.0.1:8443, state in .run/sim/)
 run: build
@@ -68,7 +68,7 @@ kernel-armmp:
 
 ## qemu: boot the QEMU x86 board behind rotd (Redfish https://127.0.0.1:18443, IPMI 127.0.0.1:16230/udp, state .run/qemu-x86/; DEBUG=1 adds a shell)
 qemu: build kernel
-	$(GO) run ./qemu/cmd/qemu-board -kernel-dir $(KERNEL_DIR) -state .run/qemu-x86 -dev-keys .dev-keys -rotd $(BIN)/rotd \
+	$(BIN)/qemu-board -kernel-dir $(KERNEL_DIR) -state .run/qemu-x86 -dev-keys .dev-keys -rotd $(BIN)/rotd \
 	  -version $(VERSION) -accel $(ACCEL) $(if $(DEBUG),-debug)
 
 ## qemu-test: the QEMU x86 board end to end (one VM at a time, TCG; 3-4 min with a warm build/)
@@ -82,7 +82,7 @@ dtb-ast2600: kernel-armmp
 
 ## qemu-ast2600: boot the ast2600-evb board behind rotd (Redfish https://127.0.0.1:28443, IPMI 127.0.0.1:26230/udp)
 qemu-ast2600: build dtb-ast2600
-	$(GO) run ./qemu/cmd/qemu-board -machine ast2600-evb -kernel-dir $(KERNEL_DIR_ARM) -dtb $(AST2600_DTB) \
+	$(BIN)/qemu-board -machine ast2600-evb -kernel-dir $(KERNEL_DIR_ARM) -dtb $(AST2600_DTB) \
 	  -board ironroot-qemu-ast2600 -state .run/qemu-ast2600 -dev-keys .dev-keys -rotd $(BIN)/rotd \
 	  -redfish-port 28443 -ipmi-port 26230 -version $(VERSION)
 

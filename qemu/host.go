@@ -22,8 +22,9 @@ import (
 // (`rotd run --platform qemu`) and supervises it across BMC resets. `make qemu` and the
 // end-to-end tests start boards through it; every process is stopped by its PID.
 //
-// Layout of Dir: rot/ (rotd's state), tpm-rot/ (the RoT TPM's state), bmc/ (the VM's:
-// state disk, BMC TPM, first-boot password, qemu.ready.json), run/ (sockets).
+// Layout of Dir: rot/ (rotd's state), tpm-rot/ (the RoT TPM's state), run/ (sockets),
+// and the VM's own: disk.img (the BMC state disk), tpm-bmc/ (the BMC TPM),
+// initial-admin-password (0600, until changed) and qemu.ready.json.
 type Host struct {
 	// Rotd is the rotd binary.
 	Rotd string
@@ -60,8 +61,8 @@ type Host struct {
 // RotState is rotd's state directory; BMCState the VM's.
 func (h *Host) RotState() string { return filepath.Join(h.Dir, "rot") }
 
-// BMCState is the VM's state directory.
-func (h *Host) BMCState() string { return filepath.Join(h.Dir, "bmc") }
+// BMCState is the VM's state directory: the board's directory itself.
+func (h *Host) BMCState() string { return h.Dir }
 
 // ReadyFile is where rotd's QEMU platform writes the running VM's addresses.
 func (h *Host) ReadyFile() string { return filepath.Join(h.BMCState(), DefaultReadyFile) }
