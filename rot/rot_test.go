@@ -612,3 +612,28 @@ func alive(pid int) bool {
 	i := bytes.LastIndexByte(b, ')')
 	return i > 0 && i+2 < len(b) && b[i+2] != 'Z'
 }
+
+// kernelPlatform is a board whose BMC boots from a kernel component (a QEMU board's
+// shape), for the bundle-content check; it never releases anything.
+type kernelPlatform struct{}
+
+func (kernelPlatform) Components() []string { return []string{"bmc-kernel"} }
+func (kernelPlatform) Release(context.Context, *Booted) (BMC, error) {
+	return nil, errors.New("not released in this test")
+}
+
+// A bundle lacking what the board's platform boots is refused like a bad signature: the
+// sim board's bundle (bmcd) on a board that boots a kernel.
+func TestBundleWithoutThePlatformsComponentsRefused(t *testing.T) {
+	tp := simTPM(t)
+	dir := t.TempDir()
+	vendor := rottest.NewVendor(t, filepath.Join(dir, "keys"))
+	cfg := Config{StateDir: filepath.Join(dir, "rot"), TPM: tp, Log: testLog(t), Platform: kernelPlatform{}}
+	err := Provision(context.Background(), cfg, Provisioning{
+		BoardID: testBoard, VendorKeysDir: vendor.Dir, Root: vendor.Root,
+		Bundle: vendor.Bundle(t, dir, rottest.Firmware{Board: testBoard, Version: "1.0", SVN: 1, Script: sleeper}),
+	})
+	if !errors.Is(err, ErrIncomplete) || !strings.Contains(err.Error(), "bmc-kernel") {
+		t.Fatalf("provisioning with a bundle without bmc-kernel: %v; want ErrIncomplete naming bmc-kernel", err)
+	}
+}
