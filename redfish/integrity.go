@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"slices"
 	"strconv"
 
@@ -258,7 +257,22 @@ type signedMeasurementsResponse struct {
 	Certificate        *odataID `json:"Certificate,omitempty"`
 }
 
-var nonceRE = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+// isNonce reports whether s is a SPDMGetSignedMeasurements nonce: exactly 64 hex digits
+// (32 bytes), either case. A plain loop rather than a regexp: it keeps package regexp,
+// its compiler and the Unicode tables it pulls in, out of bmcd.
+func isNonce(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // spdmGetSignedMeasurements runs the action on the gate's link inside its secured
 // session: one GET_MEASUREMENTS per requested index, the last one signed with the
@@ -275,7 +289,7 @@ func (s *Service) spdmGetSignedMeasurements(r *request) (any, error) {
 	}
 	var nonce [32]byte
 	if p.Nonce != nil {
-		if !nonceRE.MatchString(*p.Nonce) {
+		if !isNonce(*p.Nonce) {
 			return nil, errorf(http.StatusBadRequest, base.ActionParameterValueFormatError(*p.Nonce, "Nonce", signedMeasurementsAction))
 		}
 		if _, err := hex.Decode(nonce[:], []byte(*p.Nonce)); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -220,5 +221,21 @@ func TestNoSealingKeyIsServiceUnavailable(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Status != http.StatusServiceUnavailable || e.Header.Get("Retry-After") == "" {
 		t.Fatalf("policyError(ErrNoSealingKey) = %#v, want 503 with Retry-After", err)
+	}
+}
+
+// TestIsNonceMatchesPattern: isNonce accepts exactly what the pattern it replaced,
+// ^[0-9a-fA-F]{64}$, does.
+func TestIsNonceMatchesPattern(t *testing.T) {
+	re := regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	hex64 := strings.Repeat("0123456789abcdefABCDEF", 3)[:64]
+	for _, s := range []string{
+		"", hex64, strings.ToUpper(hex64), hex64[:63], hex64 + "0", hex64[:63] + "g", hex64[:63] + "\n",
+		hex64 + "\n", "\n" + hex64[1:], hex64[:62] + "é", strings.Repeat("0", 64), strings.Repeat("F", 64),
+		hex64[:32] + " " + hex64[33:], hex64[:63] + "\x00", hex64[:60] + "\U0001F600",
+	} {
+		if got, want := isNonce(s), re.MatchString(s); got != want {
+			t.Errorf("isNonce(%q) = %v, the pattern says %v", s, got, want)
+		}
 	}
 }
