@@ -42,7 +42,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
+	"sort"
 	"time"
 
 	"github.com/ironroot-bmc/ironroot/dice"
@@ -263,7 +263,8 @@ func appraiseBlocks(res *Result, a Anchors, p Policy) error {
 			digests = append(digests, b)
 		}
 	}
-	slices.SortFunc(digests, func(x, y spdm.MeasurementBlock) int { return int(x.Index) - int(y.Index) })
+	// sort.Slice, not slices.SortFunc: no generic sort copy per element type in bmcd.
+	sort.Slice(digests, func(i, j int) bool { return digests[i].Index < digests[j].Index })
 	if len(digests) != len(m.Components) {
 		return fail(CheckDigests, "%d component measurements, the manifest lists %d components", len(digests), len(m.Components))
 	}

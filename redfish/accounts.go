@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"sort"
 	"strconv"
 	"time"
 
@@ -332,7 +333,8 @@ func (s *Service) createAccount(r *request) (any, error) {
 		}
 	}
 	if len(msgs) > 0 {
-		slices.SortFunc(msgs, func(a, b base.Message) int { return compareStrings(a.Message, b.Message) })
+		// sort.Slice, not slices.SortFunc: no generic sort copy per element type in bmcd.
+		sort.Slice(msgs, func(i, j int) bool { return msgs[i].Message < msgs[j].Message })
 		return nil, errorf(http.StatusBadRequest, msgs...)
 	}
 	pcr := req.PasswordChangeRequired != nil && *req.PasswordChangeRequired
@@ -347,16 +349,6 @@ func (s *Service) createAccount(r *request) (any, error) {
 	}
 	s.log.Info("redfish account created", "id", a.ID, "user", a.UserName, "by", r.Account.UserName)
 	return created{Location: accountURI(a.ID), Body: accountRepresentation(a)}, nil
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // passwordLength checks a password against the policy's length bounds without ever

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,7 +128,8 @@ func Open(cfg Config) (*Store, error) {
 			s.policy = rec.Policy.policy()
 		}
 		s.accounts = rec.Accounts
-		slices.SortFunc(s.accounts, func(a, b accountRecord) int { return a.ID - b.ID })
+		// sort.Slice, not slices.SortFunc: no generic sort copy per element type in bmcd.
+		sort.Slice(s.accounts, func(i, j int) bool { return s.accounts[i].ID < s.accounts[j].ID })
 	}
 	s.cacheSecret = make([]byte, 32)
 	if _, err := rand.Read(s.cacheSecret); err != nil {
@@ -221,7 +223,8 @@ func (s *Store) Create(name, password string, role Role, types []AccountType, pa
 		return fail(err)
 	}
 	next := append(s.cloneAccountsLocked(), a)
-	slices.SortFunc(next, func(a, b accountRecord) int { return a.ID - b.ID })
+	// sort.Slice, not slices.SortFunc: no generic sort copy per element type in bmcd.
+	sort.Slice(next, func(i, j int) bool { return next[i].ID < next[j].ID })
 	if err := s.commitLocked(s.policy, next); err != nil {
 		return fail(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"slices"
+	"sort"
 
 	"github.com/cloudflare/circl/sign/mldsa/mldsa87"
 	"github.com/veraison/go-cose"
@@ -180,7 +181,8 @@ type KeySet struct {
 // NewKeySet builds a key set. Two keys with the same kid are refused.
 func NewKeySet(keys ...PublicKey) (KeySet, error) {
 	s := KeySet{keys: slices.Clone(keys)}
-	slices.SortFunc(s.keys, func(a, b PublicKey) int { return bytes.Compare(a.kid, b.kid) })
+	// sort.Slice, not slices.SortFunc: no generic sort copy per element type in bmcd.
+	sort.Slice(s.keys, func(i, j int) bool { return bytes.Compare(s.keys[i].kid, s.keys[j].kid) < 0 })
 	for i, k := range s.keys {
 		if k.alg == 0 {
 			return KeySet{}, fmt.Errorf("key %d is empty: %w", i, ErrBadKey)
@@ -200,8 +202,9 @@ func (s KeySet) Len() int { return len(s.keys) }
 
 // Lookup returns the key with the given kid.
 func (s KeySet) Lookup(kid []byte) (PublicKey, bool) {
-	i, ok := slices.BinarySearchFunc(s.keys, kid, func(k PublicKey, kid []byte) int { return bytes.Compare(k.kid, kid) })
-	if !ok {
+	// sort.Search, not slices.BinarySearchFunc: no generic copy for PublicKey in bmcd.
+	i := sort.Search(len(s.keys), func(i int) bool { return bytes.Compare(s.keys[i].kid, kid) >= 0 })
+	if i == len(s.keys) || !bytes.Equal(s.keys[i].kid, kid) {
 		return PublicKey{}, false
 	}
 	return s.keys[i], true

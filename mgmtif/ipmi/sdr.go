@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"slices"
+	"sort"
 
 	"github.com/ironroot-bmc/ironroot/bmc"
 	"github.com/ironroot-bmc/ironroot/bmc/sensor"
@@ -42,7 +43,8 @@ func buildSDRs(sensors []sensor.Sensor) sdrRepo {
 		repo.records = append(repo.records, append(rec, body[1:]...))
 	}
 	sorted := slices.Clone(sensors)
-	slices.SortFunc(sorted, func(a, b sensor.Sensor) int { return int(a.IPMI.Number) - int(b.IPMI.Number) })
+	// sort.Slice, not slices.SortFunc: no generic sort copy per element type in bmcd.
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].IPMI.Number < sorted[j].IPMI.Number })
 	for _, s := range sorted {
 		add(fullSensorRecord(s))
 	}
