@@ -191,8 +191,9 @@ func TestErrorBody(t *testing.T) {
 }
 
 func TestSchemaTableComplete(t *testing.T) {
+	doc, _ := metadata()
 	for name := range schemaVersions {
-		if !strings.Contains(string(metadataDoc), `Namespace="`+name+"."+schemaVersions[name]+`"`) {
+		if !strings.Contains(string(doc), `Namespace="`+name+"."+schemaVersions[name]+`"`) {
 			t.Errorf("$metadata lacks %s", name)
 		}
 	}

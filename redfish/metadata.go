@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/ironroot-bmc/ironroot/redfish/base"
 )
@@ -70,11 +71,17 @@ func odataType(name string) string {
 	return "#" + name + "." + v + "." + name
 }
 
-// metadataDoc is the CSDL document served at /redfish/v1/$metadata, built once.
-var metadataDoc = buildMetadata()
+// metadata is the CSDL document served at /redfish/v1/$metadata and its ETag, built on
+// the first request for it rather than at startup: most boots never serve it, and
+// building it allocates several times its size.
+var metadata = sync.OnceValues(func() ([]byte, []string) {
+	doc := buildMetadata()
+	return doc, []string{etagOf(doc)}
+})
 
 func buildMetadata() []byte {
 	var b strings.Builder
+	b.Grow(12 << 10) // the document is ~10 KB
 	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 	b.WriteString(`<edmx:Edmx xmlns:edmx="http://docs.oasis-open.org/odata/ns/edmx" Version="4.0">` + "\n")
 	ref := func(file string, namespaces ...string) {
@@ -108,7 +115,6 @@ func buildMetadata() []byte {
 var (
 	hdrXML           = []string{"application/xml"}
 	hdrMetadataAllow = []string{"GET, HEAD"}
-	metadataETag     = []string{etagOf(metadataDoc)}
 )
 
 // serveMetadata serves the CSDL $metadata document (no authentication).
@@ -124,10 +130,11 @@ func (s *Service) serveMetadata(w http.ResponseWriter, hr *http.Request) {
 		s.fail(w, r, errorf(http.StatusMethodNotAllowed, base.OperationNotAllowed()))
 		return
 	}
+	doc, etag := metadata()
 	setCommonHeaders(h)
 	h["Content-Type"] = hdrXML
-	h["Etag"] = metadataETag
-	if inm := hr.Header.Get("If-None-Match"); inm != "" && etagListMatches(inm, metadataETag[0]) {
+	h["Etag"] = etag
+	if inm := hr.Header.Get("If-None-Match"); inm != "" && etagListMatches(inm, etag[0]) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
@@ -135,5 +142,5 @@ func (s *Service) serveMetadata(w http.ResponseWriter, hr *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	_, _ = w.Write(metadataDoc)
+	_, _ = w.Write(doc)
 }
