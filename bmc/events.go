@@ -41,7 +41,7 @@ func (b *Board) LogEvent(e event.Event) (event.Event, error) {
 	if !strings.Contains(e.MessageID, ".") {
 		e.MessageID = event.RegistryPrefix + ".1.0." + e.MessageID
 	}
-	if _, def, ok := event.BoardRegistry().Lookup(e.MessageID); ok {
+	if _, def, ok := event.LookupBoardMessage(e.MessageID); ok {
 		if e.Severity == "" {
 			e.Severity = def.Severity
 		}

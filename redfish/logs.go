@@ -177,7 +177,6 @@ func (s *Service) getLogEntry(r *request) (any, error) {
 
 // renderLogEntry renders one event as a LogEntry of log service k.
 func renderLogEntry(k logServiceKind, uri string, e event.Event) logEntry {
-	reg := event.BoardRegistry()
 	le := logEntry{
 		resHeader:   resHeader{ODataID: uri, ODataType: odataType("LogEntry"), ID: itoa32(e.ID), Name: "Log Entry " + itoa32(e.ID)},
 		EntryType:   k.entryType,
@@ -189,10 +188,10 @@ func renderLogEntry(k logServiceKind, uri string, e event.Event) logEntry {
 	if le.MessageArgs == nil {
 		le.MessageArgs = []string{}
 	}
-	if text, ok := reg.Render(e.MessageID, e.Args); ok {
+	if text, ok := event.RenderBoardMessage(e.MessageID, e.Args); ok {
 		le.Message = text
 	}
-	if _, def, ok := reg.Lookup(e.MessageID); ok {
+	if _, def, ok := event.LookupBoardMessage(e.MessageID); ok {
 		le.Resolution = def.Resolution
 	}
 	if e.OriginURI != "" {

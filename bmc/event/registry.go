@@ -3,6 +3,7 @@ package event
 import (
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Severity is a Redfish message severity.
@@ -188,6 +189,21 @@ func BoardRegistry() Registry {
 			},
 		},
 	}
+}
+
+// boardRegistry is BoardRegistry built once, for the lookups of the event path (every
+// event appended and every LogEntry rendered); it is never handed out, so its map stays
+// unmodified.
+var boardRegistry = sync.OnceValue(BoardRegistry)
+
+// LookupBoardMessage is BoardRegistry().Lookup without building a copy of the registry.
+func LookupBoardMessage(messageID string) (key string, def MessageDef, ok bool) {
+	return boardRegistry().Lookup(messageID)
+}
+
+// RenderBoardMessage is BoardRegistry().Render without building a copy of the registry.
+func RenderBoardMessage(messageID string, args []string) (text string, ok bool) {
+	return boardRegistry().Render(messageID, args)
 }
 
 // Lookup finds the definition of a MessageId "Prefix.Major.Minor.Key" in r.

@@ -249,7 +249,7 @@ func (s *Store) Append(e Event) (Event, error) {
 		return Event{}, errors.New("append event: empty MessageID")
 	}
 	if e.Severity == "" {
-		if _, def, ok := BoardRegistry().Lookup(e.MessageID); ok {
+		if _, def, ok := LookupBoardMessage(e.MessageID); ok {
 			e.Severity = def.Severity
 		} else {
 			e.Severity = OK
