@@ -122,6 +122,12 @@ type Config struct {
 	// trust (UseSealingKey): the interim key file is not created (see the
 	// package comment).
 	SealingKeyFromRoT bool
+	// Alongside, when set, is the caller's own startup work that needs the
+	// open board (cmd/bmcd: its TLS identity). Open runs it on its own
+	// goroutine once the board's parts are open, alongside the rest of Open
+	// (on a first boot: the administrator's password hash, seconds on a
+	// board's CPU), waits for it and fails with its error.
+	Alongside func(*Board) error
 }
 
 // FirstBoot is returned by Open on the first boot only.
@@ -169,6 +175,7 @@ type Board struct {
 // Open opens (on the first boot: creates) the board state in cfg.StateDir.
 // FirstBoot is non-nil only on the first boot.
 func Open(ctx context.Context, cfg Config) (*Board, *FirstBoot, error) {
+	start := time.Now()
 	if err := ctx.Err(); err != nil {
 		return nil, nil, fmt.Errorf("open board: %w", err)
 	}
@@ -214,15 +221,28 @@ func Open(ctx context.Context, cfg Config) (*Board, *FirstBoot, error) {
 		b.Close()
 		return nil, nil, fmt.Errorf("open board: %w", err)
 	}
+	alongside := make(chan error, 1)
+	if cfg.Alongside != nil {
+		go func() { alongside <- cfg.Alongside(b) }()
+	} else {
+		alongside <- nil
+	}
+	b.Log(event.ManagerStarted, "", managerURI, b.Inventory.FirmwareVersion)
 	var fb *FirstBoot
 	if first {
 		if fb, err = b.firstBoot(); err != nil {
-			b.Close()
-			return nil, nil, fmt.Errorf("open board: first boot: %w", err)
+			err = fmt.Errorf("open board: first boot: %w", err)
 		}
 	}
-	b.Log(event.ManagerStarted, "", managerURI, b.Inventory.FirmwareVersion)
-	b.Logger.Info("board opened", "state", cfg.StateDir, "first_boot", first, "power", b.Power.State())
+	if aerr := <-alongside; aerr != nil && err == nil {
+		err = fmt.Errorf("open board: %w", aerr)
+	}
+	if err != nil {
+		b.Close()
+		return nil, nil, err
+	}
+	b.Logger.Info("board opened", "state", cfg.StateDir, "first_boot", first, "power", b.Power.State(),
+		"took", time.Since(start).Round(time.Millisecond))
 	return b, fb, nil
 }
 
@@ -325,28 +345,27 @@ func readDefaults(path string) (Defaults, error) {
 }
 
 // firstBoot creates the administrator with a one-time password and then
-// marks the state as initialised by writing board.json.
+// marks the state as initialised by writing board.json. The password's
+// PBKDF2 hash takes seconds on a board, so the account is created on its
+// own goroutine while the password file is written (Open's Alongside work
+// runs meanwhile too); board.json is written only once both are durable.
 func (b *Board) firstBoot() (*FirstBoot, error) {
 	pw, err := NewAdminPassword()
 	if err != nil {
 		return nil, err
 	}
+	user := b.set.AdminUser
 	types := []account.AccountType{account.TypeRedfish}
 	if b.set.IPMIEnabled {
 		types = append(types, account.TypeIPMI)
 	}
-	user := b.set.AdminUser
-	if a, err := b.Accounts.ByName(user); err == nil {
-		// An earlier first boot crashed before board.json: reset the password.
-		yes, role := true, account.Administrator
-		if _, err := b.Accounts.Update(a.ID, account.Patch{Password: &pw, PasswordChangeRequired: &yes, Role: &role,
-			Enabled: &yes, AccountTypes: &types}); err != nil {
-			return nil, fmt.Errorf("reset admin account: %w", err)
-		}
-	} else if _, err := b.Accounts.Create(user, pw, account.Administrator, types, true); err != nil {
-		return nil, fmt.Errorf("create admin account: %w", err)
+	created := make(chan error, 1)
+	go func() { created <- b.createAdmin(user, pw, types) }()
+	err = record.WriteFile(b.path(InitialPasswordFile), []byte(pw+"\n"), 0o600)
+	if cerr := <-created; cerr != nil {
+		return nil, cerr
 	}
-	if err := record.WriteFile(b.path(InitialPasswordFile), []byte(pw+"\n"), 0o600); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
@@ -357,6 +376,24 @@ func (b *Board) firstBoot() (*FirstBoot, error) {
 	}
 	b.Log(event.FirstBoot, "", managerURI, user)
 	return &FirstBoot{AdminUser: user, AdminPassword: pw}, nil
+}
+
+// createAdmin creates the first boot's administrator with the one-time
+// password pw, or resets it when an earlier first boot crashed before
+// board.json was written.
+func (b *Board) createAdmin(user, pw string, types []account.AccountType) error {
+	if a, err := b.Accounts.ByName(user); err == nil {
+		yes, role := true, account.Administrator
+		if _, err := b.Accounts.Update(a.ID, account.Patch{Password: &pw, PasswordChangeRequired: &yes, Role: &role,
+			Enabled: &yes, AccountTypes: &types}); err != nil {
+			return fmt.Errorf("reset admin account: %w", err)
+		}
+		return nil
+	}
+	if _, err := b.Accounts.Create(user, pw, account.Administrator, types, true); err != nil {
+		return fmt.Errorf("create admin account: %w", err)
+	}
+	return nil
 }
 
 func (b *Board) saveLocked(s settings) error {

@@ -181,6 +181,65 @@ func TestInterruptedFirstBootIsRedone(t *testing.T) {
 	}
 }
 
+// Alongside runs once per Open with the board's parts open, while a first boot creates
+// the administrator; Open returns after both, and the events say the manager started
+// before the first boot's.
+func TestAlongside(t *testing.T) {
+	t.Parallel()
+	state := t.TempDir()
+	for _, boot := range []string{"first", "second"} {
+		calls := 0
+		var serial string
+		b, fb, err := Open(context.Background(), Config{StateDir: state, Clock: clock.NewFake(epoch),
+			Alongside: func(b *Board) error {
+				calls++
+				serial = b.Inventory.SerialNumber
+				if b.Accounts == nil || b.Events == nil || b.Power == nil {
+					return errors.New("parts not open")
+				}
+				return nil
+			}})
+		if err != nil {
+			t.Fatalf("%s boot: %v", boot, err)
+		}
+		if calls != 1 || serial == "" || serial != b.Inventory.SerialNumber {
+			t.Fatalf("%s boot: Alongside called %d times, serial %q", boot, calls, serial)
+		}
+		if (fb != nil) != (boot == "first") {
+			t.Fatalf("%s boot: FirstBoot %+v", boot, fb)
+		}
+		if fb != nil {
+			if _, err := b.Accounts.Authenticate(fb.AdminUser, fb.AdminPassword); err != nil {
+				t.Fatalf("admin after Open: %v", err)
+			}
+			var ids []string
+			for _, e := range b.Events.List() {
+				ids = append(ids, e.MessageID)
+			}
+			if want := []string{event.ManagerStarted, event.AccountCreated, event.FirstBoot}; !slices.Equal(ids, want) {
+				t.Fatalf("first boot events %v, want %v", ids, want)
+			}
+		}
+		b.Close()
+	}
+}
+
+// An Alongside error fails Open (after the first boot's own work has ended) and closes
+// the board.
+func TestAlongsideError(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	var board *Board
+	_, _, err := Open(context.Background(), Config{StateDir: t.TempDir(), Clock: clock.NewFake(epoch),
+		Alongside: func(b *Board) error { board = b; return boom }})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Open: %v, want the Alongside error", err)
+	}
+	if err := board.SetLocationIndicatorActive(true); err == nil {
+		t.Fatal("the board of a failed Open is still open")
+	}
+}
+
 func TestClockOffset(t *testing.T) {
 	t.Parallel()
 	state := t.TempDir()

@@ -137,6 +137,9 @@ func run(o options, log *slog.Logger) (int, error) {
 		}
 		defer ipmiPC.Close()
 	}
+	// The TLS identity (on the first boot: a new P-384 key and certificate) is made while
+	// the board opens; a first boot spends seconds on the administrator's password hash.
+	var id *tlsidentity.Identity
 	board, first, err := bmc.Open(ctx, bmc.Config{
 		HTTPSPort:       ln.Addr().(*net.TCPAddr).Port,
 		StateDir:        o.stateDir,
@@ -146,6 +149,15 @@ func run(o options, log *slog.Logger) (int, error) {
 		FirmwareVersion: version,
 		// With a verified bmc-config the gate fetches the sealing key from the RoT.
 		SealingKeyFromRoT: o.bmcConfigFD >= 0,
+		Alongside: func(b *bmc.Board) (err error) {
+			id, err = tlsidentity.LoadOrCreate(filepath.Join(o.stateDir, bmc.TLSDir), tlsidentity.Options{
+				CommonName: b.Inventory.SerialNumber,
+			})
+			if err != nil {
+				return fmt.Errorf("load TLS identity: %w", err)
+			}
+			return nil
+		},
 	})
 	if err != nil {
 		return 1, fmt.Errorf("open board state: %w", err)
@@ -160,13 +172,6 @@ func run(o options, log *slog.Logger) (int, error) {
 		fmt.Printf("first boot: created account %q with password %s\n", first.AdminUser, first.AdminPassword)
 		fmt.Printf("first boot: the password is also in %s (0600); it must be changed at first login\n",
 			filepath.Join(o.stateDir, "initial-admin-password"))
-	}
-
-	id, err := tlsidentity.LoadOrCreate(filepath.Join(o.stateDir, "tls"), tlsidentity.Options{
-		CommonName: board.Inventory.SerialNumber,
-	})
-	if err != nil {
-		return 1, fmt.Errorf("load TLS identity: %w", err)
 	}
 
 	stop := make(chan stopReason, 1)
