@@ -520,7 +520,9 @@ func TestQEMUBoard(t *testing.T) {
 		map[string]any{"ResetType": "GracefulRestart"}); err != nil || st/100 != 2 {
 		t.Fatalf("Manager.Reset: %d %v %v", st, body, err)
 	}
-	r = e.reboot(t, ctx, h, old, pw, c)
+	r, later := e.reboot(t, ctx, h, old, pw, c)
+	fmt.Printf("qemu-test: later boot (state disk kept, after the update's reset) power-on→Redfish %s, ratio %.2f to the minimal image's %s\n",
+		later.Round(time.Millisecond), float64(later)/float64(baseline), baseline.Round(time.Millisecond))
 	if v := c.firmwareVersion(t, "admin", pw); v != "e2e-2" {
 		t.Errorf("after the update: FirmwareVersion %q, want e2e-2", v)
 	}
@@ -573,7 +575,7 @@ func TestQEMUBoard(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("unhealthy bundle booted (QEMU pid %d); waiting out the %v probation", r.QEMUPID, probation)
-	r = e.reboot(t, ctx, h, r.QEMUPID, pw, c)
+	r, _ = e.reboot(t, ctx, h, r.QEMUPID, pw, c)
 	if v := c.firmwareVersion(t, "admin", pw); v != "e2e-2" {
 		t.Errorf("after the rollback: FirmwareVersion %q, want e2e-2", v)
 	}
@@ -584,8 +586,9 @@ func TestQEMUBoard(t *testing.T) {
 }
 
 // reboot waits for rotd to power on a VM other than old, then for its Redfish and its
-// gate (the password on the state disk survived) and re-pins the certificate.
-func (e *e2e) reboot(t *testing.T, ctx context.Context, h *qemu.Host, old int, pw string, c *rf) qemu.Ready {
+// gate (the password on the state disk survived) and re-pins the certificate. It returns
+// the time from the VM's power-on until Redfish answered.
+func (e *e2e) reboot(t *testing.T, ctx context.Context, h *qemu.Host, old int, pw string, c *rf) (qemu.Ready, time.Duration) {
 	t.Helper()
 	rctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
@@ -593,13 +596,18 @@ func (e *e2e) reboot(t *testing.T, ctx context.Context, h *qemu.Host, old int, p
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := waitHTTP(rctx, r.Redfish+"/redfish/v1", 200, time.Now(), h.Done()); err != nil {
+	poweredOn := time.Now()
+	if st, err := processStart(r.QEMUPID); err == nil {
+		poweredOn = st
+	}
+	ready, err := waitHTTP(rctx, r.Redfish+"/redfish/v1", 200, poweredOn, h.Done())
+	if err != nil {
 		t.Fatal(err)
 	}
 	_, pool := boardCert(t, r.Redfish)
 	*c = *newRF(r.Redfish, pool)
 	c.waitOpen(t, "admin", pw, 90*time.Second)
-	return r
+	return r, ready
 }
 
 // waitStatus polls `rotd status` (bounded) until it shows line (one slot's state).
