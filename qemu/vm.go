@@ -132,30 +132,12 @@ func Args(cfg Config) []string {
 	if accel == "" {
 		accel = "tcg"
 	}
-	now := time.Now
-	if cfg.Now != nil {
-		now = cfg.Now
-	}
-	appendLine := []string{"console=ttyS0", "panic=-1", "quiet",
-		guest.KeyBoard + "=" + cfg.BoardID,
-		guest.KeyEpoch + "=" + strconv.FormatInt(now().Unix(), 10),
-		guest.KeyIP + "=10.0.2.15/24", guest.KeyGateway + "=10.0.2.2", guest.KeyNIC + "=eth0"}
+	state := ""
 	if cfg.StateDisk != "" {
-		appendLine = append(appendLine, guest.KeyState+"=vda")
+		state = "vda"
 	}
-	if cfg.RoTLink != "" {
-		appendLine = append(appendLine, guest.KeyRoTLink+"="+RoTLinkTTY(MachineQ35))
-	}
-	if cfg.ExtraAppend != "" {
-		appendLine = append(appendLine, cfg.ExtraAppend)
-	}
-	netdev := "user,id=n0,net=10.0.2.0/24,host=10.0.2.2"
-	if cfg.RedfishPort >= 0 {
-		netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-10.0.2.15:%d", cfg.RedfishPort, GuestRedfishPort)
-	}
-	if cfg.IPMIPort >= 0 {
-		netdev += fmt.Sprintf(",hostfwd=udp:127.0.0.1:%d-10.0.2.15:%d", cfg.IPMIPort, GuestIPMIPort)
-	}
+	appendLine := kernelCmdline(cfg, "ttyS0", state)
+	netdev := userNet(cfg, "user,id=n0")
 	a := []string{
 		"-M", "q35", "-accel", accel, "-m", strconv.Itoa(mem), "-smp", strconv.Itoa(smp),
 		"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
@@ -192,28 +174,8 @@ func Args(cfg Config) []string {
 // dtb (patched to enable UART1 for the RoT link), the ftgmac100 MAC0 on user networking,
 // the console on UART5 (ttyS4). The board has no TPM and no disk (volatile state).
 func argsAST2600(cfg Config) []string {
-	now := time.Now
-	if cfg.Now != nil {
-		now = cfg.Now
-	}
-	appendLine := []string{"console=ttyS4,115200n8", "panic=-1", "quiet",
-		guest.KeyBoard + "=" + cfg.BoardID,
-		guest.KeyEpoch + "=" + strconv.FormatInt(now().Unix(), 10),
-		guest.KeyIP + "=10.0.2.15/24", guest.KeyGateway + "=10.0.2.2", guest.KeyNIC + "=eth0",
-		guest.KeyState + "=" + guest.VolatileState}
-	if cfg.RoTLink != "" {
-		appendLine = append(appendLine, guest.KeyRoTLink+"="+RoTLinkTTY(MachineAST2600))
-	}
-	if cfg.ExtraAppend != "" {
-		appendLine = append(appendLine, cfg.ExtraAppend)
-	}
-	nic := "user,model=ftgmac100,net=10.0.2.0/24,host=10.0.2.2"
-	if cfg.RedfishPort >= 0 {
-		nic += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-10.0.2.15:%d", cfg.RedfishPort, GuestRedfishPort)
-	}
-	if cfg.IPMIPort >= 0 {
-		nic += fmt.Sprintf(",hostfwd=udp:127.0.0.1:%d-10.0.2.15:%d", cfg.IPMIPort, GuestIPMIPort)
-	}
+	appendLine := kernelCmdline(cfg, "ttyS4,115200n8", guest.VolatileState)
+	nic := userNet(cfg, "user,model=ftgmac100")
 	a := []string{
 		"-M", "ast2600-evb", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-kernel", "/proc/self/fd/3", "-initrd", "/proc/self/fd/4", "-dtb", "/proc/self/fd/5",
@@ -226,6 +188,43 @@ func argsAST2600(cfg Config) []string {
 		a = append(a, rotLinkArgs(cfg.RoTLink)...) // the next -serial: UART1
 	}
 	return a
+}
+
+// kernelCmdline is the guest kernel's command line: the console, panic=-1 (a crash ends
+// QEMU), and bmc/guest's parameters — board, host clock, user-network address, the state
+// device (state: a disk name, guest.VolatileState, or "" for none) and the RoT link UART.
+func kernelCmdline(cfg Config, console, state string) []string {
+	now := time.Now
+	if cfg.Now != nil {
+		now = cfg.Now
+	}
+	line := []string{"console=" + console, "panic=-1", "quiet",
+		guest.KeyBoard + "=" + cfg.BoardID,
+		guest.KeyEpoch + "=" + strconv.FormatInt(now().Unix(), 10),
+		guest.KeyIP + "=10.0.2.15/24", guest.KeyGateway + "=10.0.2.2", guest.KeyNIC + "=eth0"}
+	if state != "" {
+		line = append(line, guest.KeyState+"="+state)
+	}
+	if cfg.RoTLink != "" {
+		line = append(line, guest.KeyRoTLink+"="+RoTLinkTTY(cfg.Machine))
+	}
+	if cfg.ExtraAppend != "" {
+		line = append(line, cfg.ExtraAppend)
+	}
+	return line
+}
+
+// userNet is the user-network backend spec (base names the NIC or netdev) with the
+// Redfish and IPMI forwards, bound to 127.0.0.1 only; a negative port has no forward.
+func userNet(cfg Config, base string) string {
+	n := base + ",net=10.0.2.0/24,host=10.0.2.2"
+	if cfg.RedfishPort >= 0 {
+		n += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-10.0.2.15:%d", cfg.RedfishPort, GuestRedfishPort)
+	}
+	if cfg.IPMIPort >= 0 {
+		n += fmt.Sprintf(",hostfwd=udp:127.0.0.1:%d-10.0.2.15:%d", cfg.IPMIPort, GuestIPMIPort)
+	}
+	return n
 }
 
 // MonitorPath is the HMP monitor socket of the VM whose run directory is runDir.
