@@ -15,7 +15,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -128,9 +127,9 @@ func (e *e2e) bundle(t *testing.T, ctx context.Context, boardID, version string,
 
 // host starts the board's RoT TPM and rotd (which boots the VM); every process is
 // stopped by PID when the test ends, and rotd's log and the console are kept for failures.
-func (e *e2e) host(t *testing.T, ctx context.Context, boardID, bundle string, tune func(*qemu.Host)) (*qemu.Host, *syncBuffer) {
+func (e *e2e) host(t *testing.T, ctx context.Context, boardID, bundle string, tune func(*qemu.Host)) (*qemu.Host, *qemu.Console) {
 	t.Helper()
-	out := &syncBuffer{}
+	out := qemu.NewConsole(nil) // rotd's log and the BMC console; keeps the last 64 KiB
 	h := &qemu.Host{
 		Rotd: filepath.Join(e.bin, "rotd"), Dir: t.TempDir(), Machine: e.machine, BoardID: boardID,
 		VendorKeys: filepath.Join(e.keys, "vendor"), IdentityRoot: e.keys, Bundle: bundle,
@@ -145,28 +144,10 @@ func (e *e2e) host(t *testing.T, ctx context.Context, boardID, bundle string, tu
 	t.Cleanup(func() {
 		h.Stop()
 		if t.Failed() {
-			t.Logf("rotd log and BMC console (tail):\n%s", lastLines(out.String(), 120))
+			t.Logf("rotd log and BMC console (tail):\n%s", lastLines(out.Tail(), 120))
 		}
 	})
 	return h, out
-}
-
-// syncBuffer collects rotd's output (its log and the BMC console).
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func size(path string) string {
@@ -430,7 +411,7 @@ func TestQEMUBoard(t *testing.T) {
 	}
 	pwData, _ := os.ReadFile(r.PasswordFile)
 	initialPW := strings.TrimSpace(string(pwData))
-	if !strings.Contains(out.String(), initialPW) {
+	if !strings.Contains(out.Tail(), initialPW) {
 		t.Error("the first-boot password was not printed on the console")
 	}
 	certPEM, pool := boardCert(t, r.Redfish)

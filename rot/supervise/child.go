@@ -29,8 +29,6 @@ type Config struct {
 	// Env is the child's environment (nil: rotd's).
 	Env            []string
 	Stdout, Stderr io.Writer
-	// PIDFile records the child so a restarted rotd can end it.
-	PIDFile string
 	// StopTimeout is how long Stop waits after SIGTERM before SIGKILL.
 	StopTimeout time.Duration
 }
@@ -43,7 +41,7 @@ type Child struct {
 	waitErr error
 }
 
-// Start starts the BMC from its sealed image and writes the pidfile.
+// Start starts the BMC from its sealed image.
 func Start(cfg Config) (*Child, error) {
 	if cfg.Image == nil {
 		return nil, errors.New("starting BMC: no image")
@@ -64,12 +62,6 @@ func Start(cfg Config) (*Child, error) {
 		c.waitErr = cmd.Wait()
 		close(c.done)
 	}()
-	if cfg.PIDFile != "" {
-		if err := WritePIDFile(cfg.PIDFile, cmd.Process.Pid); err != nil {
-			c.Stop()
-			return nil, err
-		}
-	}
 	return c, nil
 }
 
@@ -108,7 +100,6 @@ func (c *Child) ExitCode() int {
 func (c *Child) Wait(ctx context.Context) (int, error) {
 	select {
 	case <-c.done:
-		c.removePIDFile()
 		return c.ExitCode(), nil
 	case <-ctx.Done():
 		return 0, ctx.Err()
@@ -131,13 +122,6 @@ func (c *Child) Stop() {
 			_ = c.cmd.Process.Kill()
 			<-c.done
 		}
-	}
-	c.removePIDFile()
-}
-
-func (c *Child) removePIDFile() {
-	if c.cfg.PIDFile != "" {
-		os.Remove(c.cfg.PIDFile)
 	}
 }
 

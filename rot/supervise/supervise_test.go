@@ -60,11 +60,14 @@ func TestStartRunsTheImageAndReportsExit(t *testing.T) {
 
 func TestEndStaleEndsAnEarlierBMC(t *testing.T) {
 	pidfile := filepath.Join(t.TempDir(), "bmc.pid")
-	c, err := Start(Config{Image: image(t, "exec sleep 600"), PIDFile: pidfile})
+	c, err := Start(Config{Image: image(t, "exec sleep 600")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Stop()
+	if err := WritePIDFile(pidfile, c.PID()); err != nil {
+		t.Fatal(err)
+	}
 	// A restarted rotd finds the pidfile and ends the process.
 	if err := EndStale(pidfile, 5*time.Second, slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
