@@ -93,8 +93,8 @@ qemu-ast2600-test: kernel-armmp
 lint:
 	@out=$$(gofmt -l $$(git ls-files -co --exclude-standard '*.go')); \
 	  if [[ -n "$$out" ]]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	$(GO) tool staticcheck ./...
+	$(GO) vet ./... ./cmd/bmcd/testdata/barehttps
+	$(GO) tool staticcheck ./... ./cmd/bmcd/testdata/barehttps
 
 ## conformance: tests against DMTF reference data in $(IRONROOT_SHARED)
 conformance:
