@@ -30,6 +30,7 @@ import (
 
 	"github.com/ironroot-bmc/ironroot/bmc"
 	"github.com/ironroot-bmc/ironroot/bmc/account"
+	"github.com/ironroot-bmc/ironroot/bmc/tlsidentity"
 	"github.com/ironroot-bmc/ironroot/internal/rotsim"
 )
 
@@ -96,12 +97,8 @@ type proc struct {
 	done   chan struct{} // closed when the process has been reaped
 	status *os.ProcessState
 	url    string // "https://127.0.0.1:PORT"
+	ipmi   string // "127.0.0.1:PORT" (UDP), from the ready file
 	client *http.Client
-}
-
-// readyInfo is what bmcd writes to its ready file.
-type readyInfo struct {
-	Redfish string `json:"redfish"`
 }
 
 // startBMCD starts bmcd on state behind a simulated root of trust (internal/rotsim: the
@@ -111,7 +108,12 @@ type readyInfo struct {
 // process is killed and reaped in Cleanup.
 func startBMCD(tb testing.TB, state string) *proc {
 	tb.Helper()
-	rot := rotsim.New(tb, rotsim.Options{})
+	return startBMCDBehind(tb, state, rotsim.New(tb, rotsim.Options{}))
+}
+
+// startBMCDBehind is startBMCD behind a given simulated root of trust.
+func startBMCDBehind(tb testing.TB, state string, rot *rotsim.RoT) *proc {
+	tb.Helper()
 	p := launchBMCD(tb, state, rot)
 	p.waitGateOpen()
 	p.waitSealingKey() // password sets need it
@@ -157,22 +159,22 @@ func launchBMCD(tb testing.TB, state string, rot *rotsim.RoT) *proc {
 			if err != nil {
 				continue
 			}
-			var r readyInfo
+			var r ready
 			if err := json.Unmarshal(data, &r); err != nil {
 				tb.Fatalf("ready file is not the JSON {\"redfish\":URL}: %v: %q", err, data)
 			}
 			if !strings.HasPrefix(r.Redfish, "https://127.0.0.1:") {
 				tb.Fatalf("ready file names %q, want https://127.0.0.1:PORT", r.Redfish)
 			}
-			p.url = r.Redfish
+			p.url, p.ipmi = r.Redfish, r.IPMI
 		}
 	}
-	p.client = trustingClient(tb, filepath.Join(state, "tls", "cert.pem"))
+	p.client = poolClient(certFilePool(tb, filepath.Join(state, "tls", "cert.pem")))
 	return p
 }
 
-// trustingClient returns an HTTPS client that trusts exactly the board's certificate.
-func trustingClient(tb testing.TB, certFile string) *http.Client {
+// certFilePool returns a pool holding exactly the certificates in certFile (PEM).
+func certFilePool(tb testing.TB, certFile string) *x509.CertPool {
 	tb.Helper()
 	pemBytes, err := os.ReadFile(certFile)
 	if err != nil {
@@ -182,6 +184,11 @@ func trustingClient(tb testing.TB, certFile string) *http.Client {
 	if !pool.AppendCertsFromPEM(pemBytes) {
 		tb.Fatalf("%s holds no PEM certificate", certFile)
 	}
+	return pool
+}
+
+// poolClient returns an HTTPS client that trusts exactly the certificates in pool.
+func poolClient(pool *x509.CertPool) *http.Client {
 	return &http.Client{
 		Timeout: 30 * time.Second,
 		Transport: &http.Transport{
@@ -739,29 +746,21 @@ func rawGET(c *tls.Conn, br *bufio.Reader, host, path, token string) (int, error
 // drifts up until the heap reaches the collector's first goal.
 func BenchmarkBMCDRSS(b *testing.B) {
 	bare := startBareHTTPS(b)
-	bareIdle := idleRSS(b, bare.pid, bare.url, bare.pool, "")
-	bare200, bareConns := connRSS(b, bare.pid, bare.url, bare.pool, "")
-	closeAll(bareConns)
+	bareIdle := idleRSS(b, bare.pid, bare.client, bare.url, "")
+	bare200, _ := connRSS(b, bare.pid, bare.url, bare.pool, "")
 
 	state := filepath.Join(b.TempDir(), "state")
 	p := startBMCD(b, state)
 	tok := firstLogin(b, p)
-	p.client.CloseIdleConnections()
-	pool := x509.NewCertPool()
-	certPEM, err := os.ReadFile(filepath.Join(state, "tls", "cert.pem"))
-	if err != nil || !pool.AppendCertsFromPEM(certPEM) {
-		b.Fatalf("bmcd's certificate: %v", err)
-	}
 	pid := p.cmd.Process.Pid
-	idle := idleRSS(b, pid, p.url, pool, tok)
-	at200, conns := connRSS(b, pid, p.url, pool, tok)
-	b.Cleanup(func() { closeAll(conns) })
+	idle := idleRSS(b, pid, p.client, p.url, tok)
+	at200, conns := connRSS(b, pid, p.url, certFilePool(b, filepath.Join(state, "tls", "cert.pem")), tok)
 
 	host := strings.TrimPrefix(p.url, "https://")
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		cn := conns[i%len(conns)]
-		if st, err := rawGET(cn.c, cn.br, host, "/redfish/v1/Systems/1", tok); err != nil || st != 200 {
+		if st, err := rawGET(cn.c, cn.br, host, rssPath, tok); err != nil || st != 200 {
 			b.Fatalf("GET %d: %d, %v", i, st, err)
 		}
 	}
@@ -777,11 +776,10 @@ func BenchmarkBMCDRSS(b *testing.B) {
 // rssPath is the resource the RSS benchmark reads; the baseline serves any path.
 const rssPath = "/redfish/v1/Systems/1"
 
-// idleRSS does five GETs over one keep-alive connection, closes it and returns the
-// server's VmRSS.
-func idleRSS(b *testing.B, pid int, url string, pool *x509.CertPool, tok string) float64 {
+// idleRSS does five GETs with client (keep-alive), closes its connections and returns
+// the server's VmRSS.
+func idleRSS(b *testing.B, pid int, client *http.Client, url, tok string) float64 {
 	b.Helper()
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
 	for i := 0; i < 5; i++ {
 		req, err := http.NewRequest("GET", url+rssPath, nil)
 		if err != nil {
@@ -810,55 +808,66 @@ type rssConn struct {
 	br *bufio.Reader
 }
 
-// connRSS opens 200 TLS connections that each do one GET and stay open, and returns the
-// server's VmRSS with them open, and the connections.
+// connRSS opens 200 TLS connections that each do one GET and stay open (until the
+// benchmark's cleanup), and returns the server's VmRSS with them open, and the connections.
 func connRSS(b *testing.B, pid int, url string, pool *x509.CertPool, tok string) (float64, []rssConn) {
 	b.Helper()
 	host := strings.TrimPrefix(url, "https://")
 	conns := make([]rssConn, 0, 200)
+	b.Cleanup(func() {
+		for _, c := range conns {
+			c.c.Close()
+		}
+	})
 	for i := 0; i < 200; i++ {
 		c, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", host,
 			&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, ServerName: "127.0.0.1"})
 		if err != nil {
-			closeAll(conns)
 			b.Fatalf("connection %d to %s: %v", i, host, err)
 		}
 		cn := rssConn{c, bufio.NewReader(c)}
 		conns = append(conns, cn)
 		if st, err := rawGET(cn.c, cn.br, host, rssPath, tok); err != nil || st != 200 {
-			closeAll(conns)
 			b.Fatalf("connection %d GET: %d, %v", i, st, err)
 		}
 	}
 	return vmRSS(b, pid), conns
 }
 
-func closeAll(conns []rssConn) {
-	for _, c := range conns {
-		c.c.Close()
-	}
-}
-
 // bareHTTPS is a running barehttps process.
 type bareHTTPS struct {
-	pid  int
-	url  string
-	pool *x509.CertPool
+	pid    int
+	url    string
+	pool   *x509.CertPool
+	client *http.Client
 }
 
-// startBareHTTPS builds and starts testdata/barehttps as bmcd is built (static, trimmed),
-// reads its address and certificate from its stdout, and kills it by its PID at cleanup.
+// startBareHTTPS starts testdata/barehttps (built once, as bmcd is) on a 127.0.0.1:0
+// socket it inherits, with a TLS identity made as bmcd makes its own, and kills it by its
+// PID at cleanup.
 func startBareHTTPS(b *testing.B) bareHTTPS {
 	b.Helper()
-	bin := filepath.Join(b.TempDir(), "barehttps")
-	if out, err := goBuild(bin, "./testdata/barehttps"); err != nil {
-		b.Fatalf("build barehttps: %v\n%s", err, out)
-	}
-	cmd := exec.Command(bin)
-	stdout, err := cmd.StdoutPipe()
+	bin, err := bareHTTPSBin()
 	if err != nil {
 		b.Fatal(err)
 	}
+	dir := b.TempDir()
+	id, err := tlsidentity.LoadOrCreate(dir, tlsidentity.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lf, err := ln.File()
+	ln.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer lf.Close()
+	cmd := exec.Command(bin, "-cert", filepath.Join(dir, tlsidentity.CertFile), "-key", filepath.Join(dir, tlsidentity.KeyFile))
+	cmd.ExtraFiles = []*os.File{lf} // fd 3
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		b.Fatalf("start barehttps: %v", err)
@@ -867,69 +876,48 @@ func startBareHTTPS(b *testing.B) bareHTTPS {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	type result struct {
-		addr string
-		pem  []byte
-		err  error
+	return bareHTTPS{
+		pid:    cmd.Process.Pid,
+		url:    "https://" + ln.Addr().String(),
+		pool:   id.CertPool(),
+		client: poolClient(id.CertPool()),
 	}
-	got := make(chan result, 1)
-	go func() {
-		br := bufio.NewReader(stdout)
-		addr, err := br.ReadString('\n')
-		if err != nil {
-			got <- result{err: err}
-			return
-		}
-		var pemData []byte
-		for {
-			line, err := br.ReadBytes('\n')
-			if err != nil {
-				got <- result{err: err}
-				return
-			}
-			pemData = append(pemData, line...)
-			if bytes.HasPrefix(line, []byte("-----END ")) {
-				break
-			}
-		}
-		got <- result{addr: strings.TrimSpace(addr), pem: pemData}
-		io.Copy(io.Discard, br)
-	}()
-	var r result
-	select {
-	case r = <-got:
-	case <-time.After(30 * time.Second):
-		b.Fatal("barehttps printed no address within 30 s")
-	}
-	if r.err != nil {
-		b.Fatalf("barehttps output: %v", r.err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(r.pem) {
-		b.Fatalf("barehttps printed no certificate: %q", r.pem)
-	}
-	return bareHTTPS{pid: cmd.Process.Pid, url: "https://" + r.addr, pool: pool}
 }
+
+// bareHTTPSBin builds testdata/barehttps once per test binary, into TestMain's folder.
+var bareHTTPSBin = sync.OnceValues(func() (string, error) {
+	bin := filepath.Join(filepath.Dir(bmcdBin), "barehttps")
+	if out, err := goBuild(bin, "./testdata/barehttps"); err != nil {
+		return "", fmt.Errorf("build barehttps: %v\n%s", err, out)
+	}
+	return bin, nil
+})
 
 // waitGateOpen waits (at most 30 s) until bmcd's gate has attested the RoT: an
 // unauthenticated request for a protected URI then gets 401, not the gate's 503.
 func (p *proc) waitGateOpen() {
 	p.tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	p.waitFor("the gate to open", 30*time.Second, func() bool {
 		r := p.do("GET", "/redfish/v1/SessionService", "", nil)
-		if r.status == http.StatusUnauthorized {
-			return
-		}
-		if r.status != http.StatusServiceUnavailable {
+		if r.status != http.StatusUnauthorized && r.status != http.StatusServiceUnavailable {
 			p.tb.Fatalf("waiting for the gate: GET SessionService answered %d, want 503 then 401", r.status)
 		}
+		return r.status == http.StatusUnauthorized
+	})
+}
+
+// waitFor checks cond every 20 ms until it holds, failing the test after d or when bmcd
+// exits first.
+func (p *proc) waitFor(what string, d time.Duration, cond func() bool) {
+	p.tb.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
 		if time.Now().After(deadline) {
-			p.tb.Fatalf("the gate did not open within 30 s\nstdout: %s\nstderr: %s", p.stdout, p.stderr)
+			p.tb.Fatalf("waited %v for %s\nstdout: %s\nstderr: %s", d, what, p.stdout, p.stderr)
 		}
 		select {
 		case <-p.done:
-			p.tb.Fatalf("bmcd exited while the gate attested: %v\nstderr: %s", p.status, p.stderr)
+			p.tb.Fatalf("bmcd exited while waiting for %s: %v\nstderr: %s", what, p.status, p.stderr)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
@@ -1001,7 +989,6 @@ func TestSealingKeyFromRoT(t *testing.T) {
 	rot := rotsim.New(t, rotsim.Options{})
 	check := func(p *proc) {
 		t.Helper()
-		p.waitSealingKey()
 		if _, err := os.Stat(keyFile); !os.IsNotExist(err) {
 			t.Errorf("interim key file after the RoT's key is in use: %v", err)
 		}
@@ -1026,12 +1013,8 @@ func TestSealingKeyFromRoT(t *testing.T) {
 		}
 	}
 
-	p := launchBMCD(t, state, rot)
-	p.waitGateOpen()
-	check(p) // kills it
-	p = launchBMCD(t, state, rot)
-	p.waitGateOpen()
-	check(p)
+	check(startBMCDBehind(t, state, rot)) // kills it
+	check(startBMCDBehind(t, state, rot))
 	if _, err := os.Stat(keyFile); !os.IsNotExist(err) {
 		t.Errorf("interim key file recreated after the restart: %v", err)
 	}
@@ -1040,33 +1023,19 @@ func TestSealingKeyFromRoT(t *testing.T) {
 // waitSealingKey waits (at most 30 s) until bmcd logs that the RoT's sealing key is in use.
 func (p *proc) waitSealingKey() {
 	p.tb.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(p.stderr.String(), "sealing key from the root of trust in use") {
-		if time.Now().After(deadline) {
-			p.tb.Fatalf("bmcd did not take the RoT's sealing key within 30 s\nstderr: %s", p.stderr)
-		}
-		select {
-		case <-p.done:
-			p.tb.Fatalf("bmcd exited: %v\nstderr: %s", p.status, p.stderr)
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	p.waitFor("bmcd to take the RoT's sealing key", 30*time.Second, func() bool {
+		return strings.Contains(p.stderr.String(), "sealing key from the root of trust in use")
+	})
 }
 
-// ipmiPort returns the UDP port bmcd says it serves IPMI on.
+// ipmiPort returns the UDP port bmcd's ready file names for IPMI.
 func (p *proc) ipmiPort() string {
 	p.tb.Helper()
-	for line := range strings.Lines(p.stdout.String()) {
-		if addr, ok := strings.CutPrefix(strings.TrimSpace(line), "ipmi: listening on udp "); ok {
-			_, port, err := net.SplitHostPort(addr)
-			if err != nil {
-				p.tb.Fatal(err)
-			}
-			return port
-		}
+	_, port, err := net.SplitHostPort(p.ipmi)
+	if err != nil {
+		p.tb.Fatalf("ready file's IPMI address %q: %v", p.ipmi, err)
 	}
-	p.tb.Fatalf("bmcd printed no IPMI address\nstdout: %s", p.stdout)
-	return ""
+	return port
 }
 
 // A fresh board behind a RoT never writes the interim key file: the first boot's admin
@@ -1075,9 +1044,7 @@ func TestFreshBoardSealsUnderRoTKey(t *testing.T) {
 	t.Parallel()
 	state := filepath.Join(t.TempDir(), "state")
 	rot := rotsim.New(t, rotsim.Options{})
-	p := launchBMCD(t, state, rot)
-	p.waitGateOpen()
-	p.waitSealingKey()
+	p := startBMCDBehind(t, state, rot)
 	firstLogin(t, p)
 	p.kill()
 	if _, err := os.Stat(filepath.Join(state, bmc.SealingKeyFile)); !os.IsNotExist(err) {
