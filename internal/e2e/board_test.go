@@ -49,10 +49,13 @@ func runTests(m *testing.M) int {
 
 func bin(name string) string { return filepath.Join(binDir, name) }
 
+// defaultInterval is a test board's gate measurement interval unless boardOptions says.
+const defaultInterval = 2 * time.Second
+
 // boardOptions shape one test board.
 type boardOptions struct {
 	SVN, MinSVN uint64        // firmware SVN (default 1) and bmc-config's floor (default 1)
-	Interval    time.Duration // gate measurement interval (default 2 s)
+	Interval    time.Duration // gate measurement interval (default defaultInterval)
 }
 
 // board is one simulated board: keys, bundle, swtpm, provisioned rotd state.
@@ -89,7 +92,7 @@ func newBoard(t testing.TB, o boardOptions) *board {
 		o.MinSVN = 1
 	}
 	if o.Interval == 0 {
-		o.Interval = 2 * time.Second
+		o.Interval = defaultInterval
 	}
 	dir := t.TempDir()
 	b := &board{t: t, dir: dir, id: "e2e-" + strconv.Itoa(os.Getpid()), keys: filepath.Join(dir, "keys"),
