@@ -344,11 +344,10 @@ func readDefaults(path string) (Defaults, error) {
 	return d, nil
 }
 
-// firstBoot creates the administrator with a one-time password and then
-// marks the state as initialised by writing board.json. The password's
-// PBKDF2 hash takes seconds on a board, so the account is created on its
-// own goroutine while the password file is written (Open's Alongside work
-// runs meanwhile too); board.json is written only once both are durable.
+// firstBoot creates the administrator with a one-time password, writes the
+// password to the password file and, once both are durable, marks the state
+// as initialised by writing board.json. The password's PBKDF2 hash takes
+// seconds on a board; Open's Alongside work runs meanwhile.
 func (b *Board) firstBoot() (*FirstBoot, error) {
 	pw, err := NewAdminPassword()
 	if err != nil {
@@ -359,13 +358,10 @@ func (b *Board) firstBoot() (*FirstBoot, error) {
 	if b.set.IPMIEnabled {
 		types = append(types, account.TypeIPMI)
 	}
-	created := make(chan error, 1)
-	go func() { created <- b.createAdmin(user, pw, types) }()
-	err = record.WriteFile(b.path(InitialPasswordFile), []byte(pw+"\n"), 0o600)
-	if cerr := <-created; cerr != nil {
-		return nil, cerr
+	if err := b.createAdmin(user, pw, types); err != nil {
+		return nil, err
 	}
-	if err != nil {
+	if err := record.WriteFile(b.path(InitialPasswordFile), []byte(pw+"\n"), 0o600); err != nil {
 		return nil, err
 	}
 	b.mu.Lock()
