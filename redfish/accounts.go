@@ -179,8 +179,7 @@ func policyError(err error, values map[string]string) error {
 		return errorf(http.StatusBadRequest, base.GeneralError())
 	case errors.Is(err, account.ErrNoSealingKey):
 		// The moment between the gate opening and bmcd taking the RoT's sealing key.
-		return errorf(http.StatusServiceUnavailable, base.ServiceTemporarilyUnavailable(retryAfterSeconds)).
-			withHeader("Retry-After", retryAfterSeconds)
+		return serviceUnavailable()
 	}
 	return err
 }

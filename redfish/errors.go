@@ -41,6 +41,17 @@ func (e *Error) withHeader(key, value string) *Error {
 	return e
 }
 
+// retryAfterSeconds is the Retry-After of serviceUnavailable's 503.
+const retryAfterSeconds = "5"
+
+// serviceUnavailable is the 503 of a request that can succeed shortly (the gate is not
+// Open yet, or bmcd has not taken the RoT's sealing key yet): Base
+// ServiceTemporarilyUnavailable with a Retry-After of retryAfterSeconds.
+func serviceUnavailable() *Error {
+	return errorf(http.StatusServiceUnavailable, base.ServiceTemporarilyUnavailable(retryAfterSeconds)).
+		withHeader("Retry-After", retryAfterSeconds)
+}
+
 // errorBody is the JSON error response of DSP0266 §"Error responses".
 type errorBody struct {
 	Error errorDetail `json:"error"`

@@ -29,8 +29,6 @@ const (
 	// spdmSessionType: the gate's session encrypts and authenticates (ENCRYPT_CAP
 	// and MAC_CAP; SecureSessionType "EncryptedAuthenticated").
 	spdmSessionType = "EncryptedAuthenticated"
-	// retryAfterSeconds is the Retry-After of a 503 while the gate is not Open.
-	retryAfterSeconds = "5"
 )
 
 func (s *Service) registerIntegrityRoutes() {
@@ -305,8 +303,7 @@ func (s *Service) spdmGetSignedMeasurements(r *request) (any, error) {
 		return nil, err
 	}
 	if s.cfg.Attestation == nil || st == nil {
-		return nil, errorf(http.StatusServiceUnavailable, base.ServiceTemporarilyUnavailable(retryAfterSeconds)).
-			withHeader("Retry-After", retryAfterSeconds)
+		return nil, serviceUnavailable()
 	}
 
 	var (
@@ -336,8 +333,7 @@ func (s *Service) spdmGetSignedMeasurements(r *request) (any, error) {
 	case errors.Is(err, errSlot):
 		return nil, errorf(http.StatusBadRequest, base.ActionParameterValueNotInList(strconv.Itoa(slot), "SlotId", signedMeasurementsAction))
 	case errors.Is(err, mgmtif.ErrNotOpen):
-		return nil, errorf(http.StatusServiceUnavailable, base.ServiceTemporarilyUnavailable(retryAfterSeconds)).
-			withHeader("Retry-After", retryAfterSeconds)
+		return nil, serviceUnavailable()
 	case err != nil:
 		return nil, fmt.Errorf("%s: %w", signedMeasurementsAction, err)
 	case ev == nil:
