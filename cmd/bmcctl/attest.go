@@ -22,6 +22,7 @@ import (
 	"github.com/ironroot-bmc/ironroot/attest"
 	"github.com/ironroot-bmc/ironroot/images"
 	"github.com/ironroot-bmc/ironroot/images/manifest"
+	"github.com/ironroot-bmc/ironroot/internal/certpem"
 	"github.com/ironroot-bmc/ironroot/spdm"
 )
 
@@ -172,7 +173,7 @@ func algorithmNames(sm *attest.SignedMeasurements) [3]string {
 // parseChain reads a PEM chain in either order and returns it root (or
 // first issuer) first, leaf last.
 func parseChain(b []byte) ([]*x509.Certificate, error) {
-	certs, err := manifest.ParseCertificatesPEM(b)
+	certs, err := certpem.Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("certificate chain: %w", err)
 	}

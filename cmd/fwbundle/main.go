@@ -19,6 +19,7 @@ import (
 
 	"github.com/ironroot-bmc/ironroot/images"
 	"github.com/ironroot-bmc/ironroot/images/manifest"
+	"github.com/ironroot-bmc/ironroot/internal/certpem"
 )
 
 var version = "dev"
@@ -418,7 +419,7 @@ func bmcConfig(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("reading identity root: %w", err)
 	}
-	roots, err := manifest.ParseCertificatesPEM(pemBytes)
+	roots, err := certpem.Parse(pemBytes)
 	if err != nil {
 		return fmt.Errorf("parsing identity root: %w", err)
 	}

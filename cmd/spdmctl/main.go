@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ironroot-bmc/ironroot/images/manifest"
+	"github.com/ironroot-bmc/ironroot/internal/certpem"
 	"github.com/ironroot-bmc/ironroot/spdm"
 )
 
@@ -92,7 +92,7 @@ func loadRoots(files []string) (*x509.CertPool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read root: %w", err)
 		}
-		certs, err := manifest.ParseCertificatesPEM(b)
+		certs, err := certpem.Parse(b)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}

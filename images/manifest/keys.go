@@ -249,25 +249,3 @@ func (s KeySet) Hash() [sha512.Size384]byte {
 	}
 	return sha512.Sum384(b)
 }
-
-// ParseCertificatesPEM returns every CERTIFICATE block of b in order (other block types
-// are skipped), for the identity roots a bmc-config carries and the chains tools read.
-// An empty result is not an error; callers say what they expected.
-func ParseCertificatesPEM(b []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, b = pem.Decode(b)
-		if block == nil {
-			return certs, nil
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d of the PEM data: %w", len(certs)+1, err)
-		}
-		certs = append(certs, c)
-	}
-}

@@ -1,4 +1,4 @@
-package manifest
+package certpem
 
 import (
 	"crypto/ecdsa"
@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-func TestParseCertificatesPEMKeepsOrderAndSkipsOtherBlocks(t *testing.T) {
+func TestParseKeepsOrderAndSkipsOtherBlocks(t *testing.T) {
 	var pemData []byte
 	var want []string
 	for i, cn := range []string{"root", "leaf"} {
@@ -30,7 +30,7 @@ func TestParseCertificatesPEMKeepsOrderAndSkipsOtherBlocks(t *testing.T) {
 		pemData = append(pemData, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: []byte{1, 2, 3}})...)
 		want = append(want, cn)
 	}
-	certs, err := ParseCertificatesPEM(pemData)
+	certs, err := Parse(pemData)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,10 +44,10 @@ func TestParseCertificatesPEMKeepsOrderAndSkipsOtherBlocks(t *testing.T) {
 	}
 
 	bad := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("not DER")})
-	if _, err := ParseCertificatesPEM(append(pemData, bad...)); err == nil {
+	if _, err := Parse(append(pemData, bad...)); err == nil {
 		t.Error("a CERTIFICATE block that does not parse was accepted")
 	}
-	if certs, err := ParseCertificatesPEM([]byte("no PEM here")); err != nil || len(certs) != 0 {
+	if certs, err := Parse([]byte("no PEM here")); err != nil || len(certs) != 0 {
 		t.Errorf("data without PEM: %d certificates, %v; want none and no error", len(certs), err)
 	}
 }
