@@ -11,7 +11,7 @@ import (
 	"context"
 	"crypto"
 	"fmt"
-	"sort"
+	"slices"
 )
 
 // CertSlot is one provisioned certificate slot.
@@ -76,8 +76,7 @@ func (l MeasurementList) MeasurementBlocks(_ context.Context, h crypto.Hash, raw
 		}
 		out = append(out, b)
 	}
-	// sort.Slice, not slices.SortFunc: no generic sort copy per element type in bmcd.
-	sort.Slice(out, func(i, j int) bool { return out[i].Index < out[j].Index })
+	slices.SortFunc(out, func(a, b MeasurementBlock) int { return int(a.Index) - int(b.Index) })
 	return out, nil
 }
 

@@ -202,9 +202,8 @@ func (s KeySet) Len() int { return len(s.keys) }
 
 // Lookup returns the key with the given kid.
 func (s KeySet) Lookup(kid []byte) (PublicKey, bool) {
-	// sort.Search, not slices.BinarySearchFunc: no generic copy for PublicKey in bmcd.
-	i := sort.Search(len(s.keys), func(i int) bool { return bytes.Compare(s.keys[i].kid, kid) >= 0 })
-	if i == len(s.keys) || !bytes.Equal(s.keys[i].kid, kid) {
+	i, ok := slices.BinarySearchFunc(s.keys, kid, func(k PublicKey, kid []byte) int { return bytes.Compare(k.kid, kid) })
+	if !ok {
 		return PublicKey{}, false
 	}
 	return s.keys[i], true
