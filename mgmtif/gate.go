@@ -152,7 +152,9 @@ type Status struct {
 
 // Gate is the management-interface gate.
 type Gate struct {
-	cfg    GateConfig
+	cfg GateConfig
+	// timing is the schedule derived from cfg's Interval, LinkTimeout and
+	// RetryDelay (defaults applied); the gate reads it, never those fields.
 	timing Timing
 	log    *slog.Logger
 
@@ -176,17 +178,12 @@ func NewGate(cfg GateConfig) (*Gate, error) {
 	if len(cfg.TrustAnchors.IdentityRoots) == 0 || cfg.TrustAnchors.VendorKeys.Len() == 0 || cfg.TrustAnchors.BoardID == "" {
 		return nil, errors.New("mgmtif: gate needs trust anchors (identity root, vendor keys, board) from bmc-config")
 	}
-	if cfg.Interval == 0 {
-		cfg.Interval = DefaultInterval
-	}
 	if cfg.Interval < 0 {
 		return nil, fmt.Errorf("mgmtif: negative interval %v", cfg.Interval)
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real()
 	}
-	timing := Schedule(cfg.Interval, cfg.LinkTimeout, cfg.RetryDelay)
-	cfg.LinkTimeout, cfg.RetryDelay = timing.LinkTimeout, timing.RetryDelay
 	if cfg.CertTime == nil {
 		cfg.CertTime = attest.MonotonicTime()
 	}
@@ -195,7 +192,9 @@ func NewGate(cfg GateConfig) (*Gate, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Gate{
-		cfg: cfg, timing: timing, log: log.With("component", "gate"),
+		cfg:     cfg,
+		timing:  Schedule(cfg.Interval, cfg.LinkTimeout, cfg.RetryDelay),
+		log:     log.With("component", "gate"),
 		st:      Status{State: Locked, Reason: "the root of trust is not attested yet", Since: cfg.Clock.Now()},
 		changed: make(chan struct{}),
 	}, nil
@@ -352,7 +351,7 @@ func (g *Gate) after(d time.Duration) (<-chan struct{}, clock.Timer) {
 
 // step bounds one exchange on the link.
 func (g *Gate) step(ctx context.Context, what string, f func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, g.cfg.LinkTimeout)
+	ctx, cancel := context.WithTimeout(ctx, g.timing.LinkTimeout)
 	defer cancel()
 	if err := f(ctx); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -366,10 +365,6 @@ func (g *Gate) step(ctx context.Context, what string, f func(context.Context) er
 func (g *Gate) establish(ctx context.Context) (time.Time, error) {
 	g.link.Lock()
 	defer g.link.Unlock()
-	return g.establishLocked(ctx)
-}
-
-func (g *Gate) establishLocked(ctx context.Context) (time.Time, error) {
 	var conn io.ReadWriteCloser
 	if err := g.step(ctx, "connecting to the RoT link", func(ctx context.Context) error {
 		var err error
@@ -546,7 +541,7 @@ func (g *Gate) hold(ctx context.Context, began time.Time, opened func()) error {
 // included) within LinkTimeout in real time: a caller of Link stuck on a
 // stopped RoT does not delay the lock.
 func (g *Gate) exchange(ctx context.Context, what string, f func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, g.cfg.LinkTimeout)
+	ctx, cancel := context.WithTimeout(ctx, g.timing.LinkTimeout)
 	defer cancel()
 	start := time.Now()
 	g.link.Lock()
@@ -556,8 +551,8 @@ func (g *Gate) exchange(ctx context.Context, what string, f func(context.Context
 	switch {
 	case err != nil:
 		return err
-	case took > g.cfg.LinkTimeout/2:
-		g.log.Warn("slow exchange on the RoT link", "what", what, "took", took, "link_timeout", g.cfg.LinkTimeout)
+	case took > g.timing.LinkTimeout/2:
+		g.log.Warn("slow exchange on the RoT link", "what", what, "took", took, "link_timeout", g.timing.LinkTimeout)
 	default:
 		g.log.Debug("exchange on the RoT link", "what", what, "took", took)
 	}
@@ -592,7 +587,7 @@ func (g *Gate) Link(ctx context.Context, f func(ctx context.Context, r *spdm.Req
 	if !g.IsOpen() || g.sess == nil {
 		return ErrNotOpen
 	}
-	ctx, cancel := context.WithTimeout(ctx, g.cfg.LinkTimeout)
+	ctx, cancel := context.WithTimeout(ctx, g.timing.LinkTimeout)
 	defer cancel()
 	return f(ctx, g.req, g.sess)
 }
