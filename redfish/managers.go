@@ -135,10 +135,9 @@ func (s *Service) getManager(r *request) (any, error) {
 // gate attested (the signed manifest's), once the gate has appraised it; before that,
 // or without a gate, bmcd's own build version.
 func (s *Service) firmwareVersion() string {
-	if s.cfg.Attestation != nil {
-		if r := s.cfg.Attestation.Status().Result; r != nil && r.Manifest != nil && r.Manifest.FirmwareVersion != "" {
-			return r.Manifest.FirmwareVersion
-		}
+	st, _ := s.attestation() // without a gate, a zero Status: no Result
+	if r := st.Result; r != nil && r.Manifest != nil && r.Manifest.FirmwareVersion != "" {
+		return r.Manifest.FirmwareVersion
 	}
 	return s.cfg.Board.Inventory.FirmwareVersion
 }
