@@ -5,16 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ironroot-bmc/ironroot/rot"
 	"github.com/ironroot-bmc/ironroot/rot/identity"
+	"github.com/ironroot-bmc/ironroot/rot/supervise"
 )
 
 // Host is the host side of a QEMU board: its RoT TPM (a swtpm only rotd talks to) and
@@ -216,14 +217,16 @@ func (h *Host) RotdCommand(ctx context.Context, args ...string) (string, error) 
 	return string(out), nil
 }
 
-// Stop ends rotd (which stops its VM) with SIGTERM, SIGKILL after 20 s; then any QEMU
-// the ready file names that is still running, and the RoT TPM — all by PID.
+// Stop ends rotd (which stops its VM) with SIGTERM, SIGKILL after 20 s; then a VM that
+// rotd's BMC pidfile still records (rotd removes it once it stopped the VM itself; the
+// PID and start time name that one QEMU process), and the RoT TPM — all by PID.
 func (h *Host) Stop() {
 	if h.done != nil {
 		terminate(h.cmd.Process, h.done, 20*time.Second)
 	}
-	if r, err := h.Ready(); err == nil && r.QEMUPID > 0 && isQEMU(r.QEMUPID) {
-		_ = syscall.Kill(r.QEMUPID, syscall.SIGKILL)
+	log := slog.New(slog.NewTextHandler(h.output(), nil))
+	if err := supervise.EndStale(filepath.Join(h.RotState(), rot.BMCPIDFile), 5*time.Second, log); err != nil {
+		log.Error("qemu board: stopping the VM rotd left", "err", err)
 	}
 	if h.tpm != nil {
 		h.tpm.Stop()
@@ -231,13 +234,3 @@ func (h *Host) Stop() {
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
-
-// isQEMU reports whether pid is a running qemu-system process (not a reused PID).
-func isQEMU(pid int) bool {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	arg0, _, _ := strings.Cut(string(b), "\x00")
-	return strings.Contains(filepath.Base(arg0), "qemu-system")
-}
