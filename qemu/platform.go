@@ -132,7 +132,7 @@ func (p *Platform) Release(ctx context.Context, b *rot.Booted) (rot.BMC, error) 
 	vm, err := Start(ctx, Config{
 		BoardID: b.Manifest.BoardID, Machine: p.Machine, Kernel: kernel, Initrd: initrd, DTB: b.Images[ComponentDTB],
 		RunDir: p.runDir(), StateDisk: disk, RedfishPort: p.RedfishPort, IPMIPort: p.IPMIPort,
-		TPMSocket: tpmSock, RoTLink: p.RoTLink, Console: con, Logger: p.Logger, Accel: p.Accel, CPU: p.CPU,
+		TPMSocket: tpmSock, RoTLink: p.RoTLink, Console: con, Accel: p.Accel, CPU: p.CPU,
 		Memory: p.Memory, ConsoleInput: p.ConsoleInput,
 	})
 	if err != nil {

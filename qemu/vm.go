@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -77,8 +76,7 @@ type Config struct {
 	// ExtraAppend is added to the kernel command line.
 	ExtraAppend string
 	// QEMU is the qemu-system-x86_64 binary (default: found on PATH).
-	QEMU   string
-	Logger *slog.Logger
+	QEMU string
 	// Now is the host clock (default time.Now); its value goes to ironroot.epoch=.
 	Now func() time.Time
 }
@@ -284,9 +282,6 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		v.waitErr = cmd.Wait()
 		close(v.done)
 	}()
-	if cfg.Logger != nil {
-		cfg.Logger.Info("BMC powered on", "pid", cmd.Process.Pid, "board", cfg.BoardID)
-	}
 	return v, nil
 }
 
