@@ -23,7 +23,7 @@ func BenchmarkBoot(b *testing.B) {
 	payload := make([]byte, 16<<20)
 	rand.Read(payload)
 	tp := simTPMFor(b)
-	cfg := Config{StateDir: filepath.Join(dir, "rot"), TPM: tp, Log: slog.New(slog.DiscardHandler), BMCStdout: io.Discard, BMCStderr: io.Discard}
+	cfg := Config{StateDir: filepath.Join(dir, "rot"), TPM: tp, Log: slog.New(slog.DiscardHandler), Platform: &ProcessPlatform{Stdout: io.Discard, Stderr: io.Discard}}
 	bundle := v.Bundle(b, dir, rottest.Firmware{Board: testBoard, Version: "1.0", SVN: 1, Script: sleeper, Extra: payload})
 	if err := Provision(context.Background(), cfg, Provisioning{BoardID: testBoard, VendorKeysDir: v.Dir, Root: v.Root, Bundle: bundle}); err != nil {
 		b.Fatal(err)

@@ -46,9 +46,11 @@ type BMC interface {
 type ProcessPlatform struct {
 	// Args are bmcd's arguments.
 	Args []string
-	// ConfigFD adds "--bmc-config-fd 4" to Args.
+	// ConfigFD adds "--bmc-config-fd 4" to Args. The verified bmc-config
+	// is always bmcd's descriptor 4 (a sealed memfd); the flag waits for a
+	// bmcd that reads it.
 	ConfigFD bool
-	// Stdout and Stderr receive bmcd's output.
+	// Stdout and Stderr receive bmcd's output (default: rotd's).
 	Stdout, Stderr io.Writer
 }
 
@@ -65,8 +67,15 @@ func (p *ProcessPlatform) Release(_ context.Context, b *Booted) (BMC, error) {
 	if p.ConfigFD {
 		args = append(slices.Clone(args), "--bmc-config-fd", "4")
 	}
+	stdout, stderr := p.Stdout, p.Stderr
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	if stderr == nil {
+		stderr = os.Stderr
+	}
 	return supervise.Start(supervise.Config{
-		Image: img, Args: args, Stdout: p.Stdout, Stderr: p.Stderr,
+		Image: img, Args: args, Stdout: stdout, Stderr: stderr,
 		ExtraFiles: []*os.File{cfg.File()}, // fd 4: the verified bmc-config
 	})
 }

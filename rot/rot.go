@@ -39,7 +39,6 @@ package rot
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -84,13 +83,9 @@ type Config struct {
 	// Version is rotd's own version (measured as the S-CRTM version).
 	Version string
 	// Platform releases the BMC of a verified boot (nil: the simulated
-	// board's ProcessPlatform, from BMCArgs, BMCConfigFD, BMCStdout and
-	// BMCStderr).
+	// board's ProcessPlatform with its defaults: bmcd without arguments,
+	// its output rotd's).
 	Platform Platform
-	// BMCArgs are bmcd's arguments.
-	BMCArgs []string
-	// BMCStdout and BMCStderr receive bmcd's output (default: rotd's).
-	BMCStdout, BMCStderr io.Writer
 	// Probation is how long a trial slot has to prove healthy (default
 	// 30 s).
 	Probation time.Duration
@@ -114,10 +109,6 @@ type Config struct {
 	// (seconds, 0: none). With a period, a BMC whose RoT link falls silent
 	// for three periods after it had attested is hung: rotd resets it.
 	HeartbeatPeriod uint8
-	// BMCConfigFD passes "--bmc-config-fd 4" to bmcd. The verified
-	// bmc-config is always bmcd's descriptor 4 (a sealed memfd); the flag
-	// waits for a bmcd that reads it.
-	BMCConfigFD bool
 }
 
 func (c *Config) defaults() {
@@ -133,17 +124,11 @@ func (c *Config) defaults() {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	if c.BMCStdout == nil {
-		c.BMCStdout = os.Stdout
-	}
-	if c.BMCStderr == nil {
-		c.BMCStderr = os.Stderr
-	}
 	if c.Version == "" {
 		c.Version = "dev"
 	}
 	if c.Platform == nil {
-		c.Platform = &ProcessPlatform{Args: c.BMCArgs, ConfigFD: c.BMCConfigFD, Stdout: c.BMCStdout, Stderr: c.BMCStderr}
+		c.Platform = &ProcessPlatform{}
 	}
 }
 

@@ -82,7 +82,7 @@ func newBoard(t *testing.T, tp *tpm.TPM, factory rottest.Firmware) *board {
 	b := &board{dir: dir, vendor: rottest.NewVendor(t, filepath.Join(dir, "keys"))}
 	b.cfg = Config{
 		StateDir: filepath.Join(dir, "rot"), TPM: tp, Log: testLog(t), Version: "test",
-		BMCStdout: io.Discard, BMCStderr: io.Discard,
+		Platform: &ProcessPlatform{Stdout: io.Discard, Stderr: io.Discard},
 	}
 	factory.Board = testBoard
 	err := Provision(context.Background(), b.cfg, Provisioning{

@@ -128,8 +128,7 @@ func cmdProvision(ctx context.Context, args []string, log *slog.Logger) error {
 	keys := fs.String("vendor-keys", "", "directory of the accepted vendor public keys (*.pub)")
 	root := fs.String("identity-root", "", "directory of the identity root (identity-root.key, identity-root.pem)")
 	bundle := fs.String("bundle", "", "factory bundle installed into slot A and committed")
-	platform := fs.String("platform", "process", "how the board's BMC runs (what its bundles must carry): process or qemu")
-	machine := fs.String("qemu-machine", qemu.MachineQ35, "QEMU board: q35 or ast2600-evb")
+	pf := platformFlags(fs, false)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -150,14 +149,11 @@ func cmdProvision(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	defer lock.Close()
-	cfg := rot.Config{StateDir: *state, TPM: t, Log: log, Version: version}
-	switch *platform {
-	case "process":
-	case "qemu":
-		cfg.Platform = &qemu.Platform{Machine: *machine}
-	default:
-		return fmt.Errorf("--platform %q: process or qemu", *platform)
+	p, err := pf.platform(log, &rot.ProcessPlatform{})
+	if err != nil {
+		return err
 	}
+	cfg := rot.Config{StateDir: *state, TPM: t, Log: log, Version: version, Platform: p}
 	if err := rot.Provision(ctx, cfg, rot.Provisioning{BoardID: *board, VendorKeysDir: *keys, Root: r, Bundle: *bundle}); err != nil {
 		return err
 	}
@@ -176,9 +172,7 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 	spdmAddr := fs.String("spdm-addr", "127.0.0.1:2323", "TCP address of the RoT link's SPDM responder (empty: none); the bound address goes to STATE/rotlink.addr")
 	cfgFD := fs.Bool("bmc-config-fd", false, "pass --bmc-config-fd 4 to bmcd (the verified bmc-config is always its fd 4)")
 	heartbeat := fs.Duration("heartbeat", 10*time.Second, "SPDM heartbeat period announced to the BMC (whole seconds, 0: none); three silent periods reset a BMC that had attested")
-	platform := fs.String("platform", "process", "how the BMC runs: process (bmcd as rotd's child, the sim board) or qemu (a VM booted from the verified kernel and initrd)")
-	var qo qemuOptions
-	qo.flags(fs)
+	pf := platformFlags(fs, true)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -193,22 +187,18 @@ func cmdRun(ctx context.Context, args []string, log *slog.Logger) error {
 		return err
 	}
 	defer t.Close()
-	cfg := rot.Config{
-		StateDir: *state, TPM: t, Log: log, Version: version, BMCArgs: fs.Args(),
-		Probation: *probation, RequireHealthReport: *requireReport, MaxTrialBoots: *maxBoots,
-		SPDMAddr: *spdmAddr, BMCConfigFD: *cfgFD, HeartbeatPeriod: uint8(*heartbeat / time.Second),
+	p, err := pf.platform(log, &rot.ProcessPlatform{Args: fs.Args(), ConfigFD: *cfgFD})
+	if err != nil {
+		return err
 	}
-	switch *platform {
-	case "process":
-	case "qemu":
-		p, err := qo.platform(log)
-		if err != nil {
-			return err
-		}
-		defer p.Close()
-		cfg.Platform, cfg.SPDMAddr, cfg.SPDMSerial = p, "unix:"+p.RoTLink, true
-	default:
-		return fmt.Errorf("--platform %q: process or qemu", *platform)
+	cfg := rot.Config{
+		StateDir: *state, TPM: t, Log: log, Version: version, Platform: p,
+		Probation: *probation, RequireHealthReport: *requireReport, MaxTrialBoots: *maxBoots,
+		SPDMAddr: *spdmAddr, HeartbeatPeriod: uint8(*heartbeat / time.Second),
+	}
+	if q, ok := p.(*qemu.Platform); ok {
+		defer q.Close()
+		cfg.SPDMAddr, cfg.SPDMSerial = "unix:"+q.RoTLink, true
 	}
 	d, lock, err := rot.Open(ctx, cfg)
 	if err != nil {

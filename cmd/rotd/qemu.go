@@ -3,12 +3,59 @@ package main
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/ironroot-bmc/ironroot/qemu"
+	"github.com/ironroot-bmc/ironroot/rot"
 )
+
+// platformOptions are the flags that choose how the board's BMC runs: --platform and the
+// QEMU board's.
+type platformOptions struct {
+	name string
+	qemu qemuOptions
+	// run: `rotd run`, which releases the BMC and takes every QEMU flag; provision takes
+	// --qemu-machine only (the platform says what the board's bundles must carry).
+	run bool
+}
+
+// platformFlags registers --platform and the QEMU board's flags of `rotd run` (run) or
+// `rotd provision`.
+func platformFlags(fs *flag.FlagSet, run bool) *platformOptions {
+	o := &platformOptions{run: run}
+	if run {
+		fs.StringVar(&o.name, "platform", "process", "how the BMC runs: process (bmcd as rotd's child, the sim board) or qemu (a VM booted from the verified kernel and initrd)")
+		o.qemu.flags(fs)
+	} else {
+		fs.StringVar(&o.name, "platform", "process", "how the board's BMC runs (what its bundles must carry): process or qemu")
+		fs.StringVar(&o.qemu.machine, "qemu-machine", qemu.MachineQ35, "QEMU board: q35 or ast2600-evb")
+	}
+	return o
+}
+
+// platform is the chosen rot.Platform: bmcd for "process"; for "qemu" the board's VM
+// (for provision only its Machine, which decides the components). A *qemu.Platform
+// holds the BMC TPM: Close it when rotd stops.
+func (o *platformOptions) platform(log *slog.Logger, bmcd *rot.ProcessPlatform) (rot.Platform, error) {
+	switch o.name {
+	case "process":
+		return bmcd, nil
+	case "qemu":
+		if !o.run {
+			return &qemu.Platform{Machine: o.qemu.machine}, nil
+		}
+		p, err := o.qemu.platform(log)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	default:
+		return nil, fmt.Errorf("--platform %q: process or qemu", o.name)
+	}
+}
 
 // qemuOptions are `rotd run --platform qemu`'s flags: where the board's VM keeps its
 // state and which host ports it forwards.
