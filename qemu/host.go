@@ -16,6 +16,7 @@ import (
 	"github.com/ironroot-bmc/ironroot/rot"
 	"github.com/ironroot-bmc/ironroot/rot/identity"
 	"github.com/ironroot-bmc/ironroot/rot/supervise"
+	"github.com/ironroot-bmc/ironroot/rot/tpm"
 )
 
 // Host is the host side of a QEMU board: its RoT TPM (a swtpm only rotd talks to) and
@@ -53,7 +54,7 @@ type Host struct {
 	// Output receives rotd's log and the BMC console.
 	Output io.Writer
 
-	tpm  *Swtpm
+	tpm  *tpm.Swtpm
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error

@@ -16,6 +16,7 @@ import (
 	"github.com/ironroot-bmc/ironroot/rot"
 	"github.com/ironroot-bmc/ironroot/rot/record"
 	"github.com/ironroot-bmc/ironroot/rot/supervise"
+	"github.com/ironroot-bmc/ironroot/rot/tpm"
 )
 
 // Files a QEMU board keeps in its state directory.
@@ -61,7 +62,7 @@ type Platform struct {
 	Logger    *slog.Logger
 
 	mu  sync.Mutex
-	tpm *Swtpm
+	tpm *tpm.Swtpm
 }
 
 // Ready is what the ready file says about the running VM.
@@ -162,7 +163,7 @@ func (p *Platform) bmcTPM(ctx context.Context) (string, error) {
 		}
 		p.tpm = t
 	}
-	return p.tpm.Socket(), nil
+	return p.tpm.CtrlSocket(), nil
 }
 
 // report reads the forwards back from the monitor and writes the ready file, then saves

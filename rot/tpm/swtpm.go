@@ -3,10 +3,15 @@ package tpm
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -91,4 +96,140 @@ func swtpmInit(ctx context.Context, ctrl string) error {
 		return fmt.Errorf("CMD_INIT: TPM result %#x", rc)
 	}
 	return nil
+}
+
+// SwtpmConfig is one start of Debian's swtpm in socket mode (`swtpm socket
+// --tpm2`) on unix sockets.
+type SwtpmConfig struct {
+	// Bin is the swtpm binary (default: swtpm on PATH).
+	Bin string
+	// StateDir holds the TPM's persistent state (--tpmstate dir=).
+	StateDir string
+	// Ctrl is the control socket (--ctrl type=unixio,path=).
+	Ctrl string
+	// Data is the data socket (--server type=unixio,path=); empty: none,
+	// commands come over the control channel (QEMU's tpm-emulator).
+	Data string
+	// Flags are swtpm's --flags (such as not-need-init); empty: none.
+	Flags string
+	// Output receives swtpm's output (nil: discarded).
+	Output io.Writer
+	// StopTimeout is how long Stop waits after SIGTERM before SIGKILL
+	// (default 3 s).
+	StopTimeout time.Duration
+}
+
+// Swtpm is a running swtpm, stopped by its PID.
+type Swtpm struct {
+	cfg  SwtpmConfig
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// StartSwtpm starts swtpm (its state directory and the sockets' directories
+// are created if missing, stale sockets removed) and returns once every
+// socket accepts a connection (at most 5 s). The process is not bound to
+// ctx, which bounds the wait only; it dies with the caller (PDEATHSIG).
+func StartSwtpm(ctx context.Context, cfg SwtpmConfig) (*Swtpm, error) {
+	if cfg.Bin == "" {
+		bin, err := exec.LookPath("swtpm")
+		if err != nil {
+			return nil, errors.New("swtpm not found: install the Debian packages swtpm and swtpm-tools (.ci/run does)")
+		}
+		cfg.Bin = bin
+	}
+	if cfg.StopTimeout == 0 {
+		cfg.StopTimeout = 3 * time.Second
+	}
+	socks := []string{cfg.Ctrl}
+	if cfg.Data != "" {
+		socks = append(socks, cfg.Data)
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("swtpm state: %w", err)
+	}
+	for _, sock := range socks {
+		if err := os.MkdirAll(filepath.Dir(sock), 0o700); err != nil {
+			return nil, fmt.Errorf("swtpm socket: %w", err)
+		}
+		os.Remove(sock)
+	}
+	args := []string{"socket", "--tpm2", "--tpmstate", "dir=" + cfg.StateDir, "--ctrl", "type=unixio,path=" + cfg.Ctrl}
+	if cfg.Data != "" {
+		args = append(args, "--server", "type=unixio,path="+cfg.Data)
+	}
+	if cfg.Flags != "" {
+		args = append(args, "--flags", cfg.Flags)
+	}
+	s := &Swtpm{cfg: cfg, cmd: exec.Command(cfg.Bin, args...), done: make(chan struct{})}
+	s.cmd.Stdout, s.cmd.Stderr = cfg.Output, cfg.Output
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting swtpm: %w", err)
+	}
+	go func() {
+		_ = s.cmd.Wait()
+		close(s.done)
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for _, sock := range socks {
+		for {
+			c, err := net.Dial("unix", sock)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case <-s.done:
+				return nil, errors.New("swtpm exited at start (see its output)")
+			case <-ctx.Done():
+				s.Stop()
+				return nil, ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				s.Stop()
+				return nil, fmt.Errorf("swtpm socket %s: %w", sock, err)
+			}
+		}
+	}
+	return s, nil
+}
+
+// Spec names this TPM for Open (and rotd's --tpm): swtpm:DATA,CTRL. Only a
+// swtpm with a data socket has one.
+func (s *Swtpm) Spec() string { return "swtpm:" + s.cfg.Data + "," + s.cfg.Ctrl }
+
+// CtrlSocket is swtpm's control socket.
+func (s *Swtpm) CtrlSocket() string { return s.cfg.Ctrl }
+
+// PID is swtpm's process ID.
+func (s *Swtpm) PID() int { return s.cmd.Process.Pid }
+
+// Running reports whether swtpm is still running.
+func (s *Swtpm) Running() bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Stop ends swtpm by its PID: SIGTERM (it saves its state), then SIGKILL
+// after the stop timeout. It returns once swtpm has exited; safe to call
+// twice.
+func (s *Swtpm) Stop() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(s.cfg.StopTimeout):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
 }

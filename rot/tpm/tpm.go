@@ -4,11 +4,13 @@
 // (random owner and lockout auth, the SHA-256 + SHA-384 PCR banks, the
 // write-once "fuse" index holding the vendor key-set hash and board ID, the
 // SVN floor as an NV counter), and what a boot needs from it: extending and
-// reading PCRs, reading the fuses and the floor, raising the floor.
+// reading PCRs, reading the fuses and the floor, raising the floor. It also
+// starts swtpm processes (StartSwtpm) for hosts that simulate a board: the
+// QEMU boards and tests.
 //
 // It knows nothing of bundles, event logs or slots: callers hand it digests.
-// The BMC TPM (bmcd's) is not this package's business: the two are never
-// shared.
+// The BMC TPM (bmcd's) is not this package's business beyond starting its
+// swtpm: the two are never shared.
 package tpm
 
 import (

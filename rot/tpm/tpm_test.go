@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/go-tpm-tools/simulator"
 	"github.com/google/go-tpm/tpm2/transport"
-	"github.com/ironroot-bmc/ironroot/rot/tpm/tpmtest"
 )
 
 // sim is the one simulator of this test binary (the simulator allows one
@@ -111,41 +110,6 @@ func TestExtendBothBanks(t *testing.T) {
 	got, err = tp.ReadPCR(0, crypto.SHA384)
 	if err != nil || !bytes.Equal(got, want384[:]) {
 		t.Fatalf("PCR0 sha384 = %x, %v, want %x", got, err, want384)
-	}
-}
-
-func TestSwtpmPowerOnResetsPCRs(t *testing.T) {
-	ctx := context.Background()
-	sw := tpmtest.Start(t, t.TempDir())
-	tp, err := Open(ctx, sw.Spec())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tp.Close()
-	if err := tp.PowerOn(ctx); err != nil {
-		t.Fatal(err)
-	}
-	f := provision(t, tp)
-	if err := tp.PowerOn(ctx); err != nil {
-		t.Fatal(err)
-	}
-	d256 := sha256.Sum256([]byte("x"))
-	d384 := sha512.Sum384([]byte("x"))
-	if err := tp.Extend(0, map[crypto.Hash][]byte{crypto.SHA256: d256[:], crypto.SHA384: d384[:]}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tp.RaiseFloor(f, 2, testAuth().Owner); err != nil {
-		t.Fatal(err)
-	}
-	if err := tp.PowerOn(ctx); err != nil {
-		t.Fatal(err)
-	}
-	got, err := tp.ReadPCR(0, crypto.SHA384)
-	if err != nil || !bytes.Equal(got, make([]byte, 48)) {
-		t.Fatalf("PCR0 after power-on = %x, %v, want zero", got, err)
-	}
-	if floor, err := tp.Floor(f); err != nil || floor != 2 {
-		t.Fatalf("floor after power-on = %d, %v", floor, err)
 	}
 }
 

@@ -1,17 +1,20 @@
 // Package tpmtest starts Debian's swtpm for tests that need a RoT TPM which
 // survives a rotd restart (the in-process simulator keeps nothing across
 // processes). Every swtpm runs in the test's temporary directory on unix
-// sockets and is stopped by PID in t.Cleanup.
+// sockets and is stopped by PID in t.Cleanup; the launcher is rot/tpm's
+// StartSwtpm.
 package tpmtest
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ironroot-bmc/ironroot/rot/tpm"
 )
 
 // Swtpm is one swtpm process with its state directory.
@@ -19,7 +22,7 @@ type Swtpm struct {
 	Dir  string // state and sockets
 	Data string // data socket
 	Ctrl string // control socket
-	cmd  *exec.Cmd
+	proc *tpm.Swtpm
 	t    testing.TB
 }
 
@@ -49,9 +52,6 @@ func Path(t testing.TB) string {
 func Start(t testing.TB, dir string) *Swtpm {
 	t.Helper()
 	s := &Swtpm{Dir: dir, Data: filepath.Join(dir, "data.sock"), Ctrl: filepath.Join(dir, "ctrl.sock"), t: t}
-	if err := os.MkdirAll(filepath.Join(dir, "state"), 0o700); err != nil {
-		t.Fatal(err)
-	}
 	s.start()
 	t.Cleanup(s.Stop)
 	return s
@@ -59,44 +59,23 @@ func Start(t testing.TB, dir string) *Swtpm {
 
 func (s *Swtpm) start() {
 	s.t.Helper()
-	_ = os.Remove(s.Data)
-	_ = os.Remove(s.Ctrl)
-	s.cmd = exec.Command(Path(s.t), "socket", "--tpm2",
-		"--server", "type=unixio,path="+s.Data,
-		"--ctrl", "type=unixio,path="+s.Ctrl,
-		"--tpmstate", "dir="+filepath.Join(s.Dir, "state"))
-	s.cmd.Stdout = os.Stderr
-	s.cmd.Stderr = os.Stderr
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatalf("starting swtpm: %v", err)
+	p, err := tpm.StartSwtpm(context.Background(), tpm.SwtpmConfig{
+		Bin: Path(s.t), StateDir: filepath.Join(s.Dir, "state"), Ctrl: s.Ctrl, Data: s.Data,
+		Output: os.Stderr, StopTimeout: 5 * time.Second,
+	})
+	if err != nil {
+		s.t.Fatalf("swtpm in %s: %v", s.Dir, err)
 	}
-	for range 200 {
-		if exists(s.Data) && exists(s.Ctrl) {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	s.Stop()
-	s.t.Fatalf("swtpm did not create its sockets in %s", s.Dir)
+	s.proc = p
 }
-
-func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // Stop kills the swtpm process by its PID (SIGTERM, it saves its state).
 func (s *Swtpm) Stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.proc == nil {
 		return
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
-	s.cmd = nil
+	s.proc.Stop()
+	s.proc = nil
 }
 
 // Restart stops swtpm and starts it again on the same state.
@@ -108,8 +87,8 @@ func (s *Swtpm) Restart() {
 
 // String describes the process.
 func (s *Swtpm) String() string {
-	if s.cmd == nil || s.cmd.Process == nil {
+	if s.proc == nil {
 		return "swtpm (stopped)"
 	}
-	return fmt.Sprintf("swtpm pid %d in %s", s.cmd.Process.Pid, s.Dir)
+	return fmt.Sprintf("swtpm pid %d in %s", s.proc.PID(), s.Dir)
 }
