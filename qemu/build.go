@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/ironroot-bmc/ironroot/images"
@@ -74,16 +73,8 @@ func (b Build) Bundle(ctx context.Context, out string) error {
 	if err != nil {
 		return fmt.Errorf("qemu board build: bmc-config: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
-		return err
-	}
-	cfgPath := out + ".bmc-config.cbor"
-	if err := os.WriteFile(cfgPath, data, 0o644); err != nil {
-		return fmt.Errorf("qemu board build: bmc-config: %w", err)
-	}
-	defer os.Remove(cfgPath)
 	return BuildBundle(out, BundleSpec{
 		Meta: b.Meta, Kernel: filepath.Join(b.KernelDir, "vmlinuz"), Initramfs: initramfs, Modules: modules,
-		BMCConfig: cfgPath, DTB: b.DTB, KeysDir: b.KeysDir,
+		BMCConfigData: data, DTB: b.DTB, KeysDir: b.KeysDir,
 	})
 }

@@ -1,6 +1,8 @@
 package qemu
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,8 +27,12 @@ const (
 type BundleSpec struct {
 	Meta                       images.Meta
 	Kernel, Initramfs, Modules string // file paths
-	// BMCConfig is the bmc-config component (fwbundle bmc-config); empty: none.
+	// BMCConfig is the bmc-config component's file (fwbundle bmc-config); empty: none,
+	// or BMCConfigData.
 	BMCConfig string
+	// BMCConfigData is the bmc-config component itself, encoded in memory (Build's);
+	// only without BMCConfig.
+	BMCConfigData []byte
 	// DTB is the device tree component (ast2600); empty: none.
 	DTB string
 	// KeysDir holds the vendor signing keys (.dev-keys/vendor).
@@ -47,6 +53,9 @@ func BuildBundle(out string, spec BundleSpec) error {
 		parts = append(parts, struct{ name, path string }{ComponentDTB, spec.DTB})
 	}
 	if spec.BMCConfig != "" {
+		if spec.BMCConfigData != nil {
+			return errors.New("board bundle: both a bmc-config file and bmc-config data")
+		}
 		parts = append(parts, struct{ name, path string }{ComponentBMCConfig, spec.BMCConfig})
 	}
 	for _, c := range parts {
@@ -60,6 +69,10 @@ func BuildBundle(out string, spec BundleSpec) error {
 			return fmt.Errorf("board bundle: %w", err)
 		}
 		comps = append(comps, images.ComponentSource{Name: c.name, Version: spec.Meta.FirmwareVersion, Content: f, Size: st.Size()})
+	}
+	if spec.BMCConfigData != nil {
+		comps = append(comps, images.ComponentSource{Name: ComponentBMCConfig, Version: spec.Meta.FirmwareVersion,
+			Content: bytes.NewReader(spec.BMCConfigData), Size: int64(len(spec.BMCConfigData))})
 	}
 	if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
 		return fmt.Errorf("board bundle: %w", err)
