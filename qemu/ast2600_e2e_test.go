@@ -26,7 +26,7 @@ func TestQEMUAST2600Smoke(t *testing.T) {
 	const boardID = "ironroot-qemu-ast2600-test"
 	bundle := e.bundle(t, ctx, boardID, "e2e-ast2600", 1, nil)
 	ub := uroot.Builder{RepoDir: e.repo, BuildDir: e.build}
-	initramfs, err := ub.Initramfs(ctx, uroot.BMC("arm", false))
+	initramfs, err := ub.Initramfs(ctx, qemu.BMCImage(qemu.MachineAST2600, false))
 	if err != nil {
 		t.Fatal(err)
 	}

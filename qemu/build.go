@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 
+	"github.com/ironroot-bmc/ironroot/bmc/guest"
 	"github.com/ironroot-bmc/ironroot/images"
 	"github.com/ironroot-bmc/ironroot/images/manifest"
 	"github.com/ironroot-bmc/ironroot/images/uroot"
@@ -24,7 +26,7 @@ type Build struct {
 	Machine string
 	// DTB is the patched device tree (ast2600: scripts/patch-ast2600-dtb).
 	DTB string
-	// Image is the u-root recipe (default uroot.BMC for the machine).
+	// Image is the u-root recipe (default BMCImage(Machine, Debug)).
 	Image *uroot.Image
 	// Debug adds a shell to the image.
 	Debug bool
@@ -39,17 +41,32 @@ type Build struct {
 }
 
 // GOARCH is the guest's Go architecture.
-func (b Build) GOARCH() string {
-	if b.Machine == MachineAST2600 {
+func (b Build) GOARCH() string { return goarch(b.Machine) }
+
+func goarch(machine string) string {
+	if machine == MachineAST2600 {
 		return "arm"
 	}
 	return "amd64"
 }
 
+// BMCImage is the u-root recipe of machine's BMC: uroot.BMC for its GOARCH with the
+// board's first-boot defaults (configs/qemu-x86 or configs/qemu-ast2600) where bmc/guest
+// reads them; with debug, a shell too.
+func BMCImage(machine string, debug bool) uroot.Image {
+	defaults := "configs/qemu-x86/defaults.json"
+	if machine == MachineAST2600 {
+		defaults = "configs/qemu-ast2600/defaults.json"
+	}
+	img := uroot.BMC(goarch(machine), debug)
+	img.Files = append(img.Files, defaults+":"+strings.TrimPrefix(guest.DefaultsPath, "/"))
+	return img
+}
+
 // Bundle builds (from cache when nothing changed) and signs the bundle into out.
 func (b Build) Bundle(ctx context.Context, out string) error {
 	ub := uroot.Builder{RepoDir: b.RepoDir, BuildDir: b.BuildDir, Logger: b.Logger}
-	img := uroot.BMC(b.GOARCH(), b.Debug)
+	img := BMCImage(b.Machine, b.Debug)
 	if b.Image != nil {
 		img = *b.Image
 	}

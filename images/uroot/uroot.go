@@ -44,23 +44,15 @@ type Image struct {
 	Files []string
 }
 
-// DefaultsPath is where the board's first-boot defaults file is in the image.
-const DefaultsPath = "etc/ironroot/defaults.json"
-
 const (
 	urootInit = "github.com/u-root/u-root/cmds/core/init"
 	urootGosh = "github.com/u-root/u-root/cmds/core/gosh"
 )
 
-// BMC is the BMC image: u-root's init and bmcd, plus the board's first-boot defaults
-// (amd64: the q35 board, arm: the ast2600 board); with debug, gosh too.
+// BMC is the BMC image: u-root's init and bmcd; with debug, gosh too. A board adds its
+// own files (its first-boot defaults).
 func BMC(goarch string, debug bool) Image {
-	defaults := "configs/qemu-x86/defaults.json"
-	if goarch == "arm" {
-		defaults = "configs/qemu-ast2600/defaults.json"
-	}
-	img := Image{Name: "bmc", GOARCH: goarch, Uinit: "bmcd", Commands: []string{urootInit, "./cmd/bmcd"},
-		Files: []string{defaults + ":" + DefaultsPath}}
+	img := Image{Name: "bmc", GOARCH: goarch, Uinit: "bmcd", Commands: []string{urootInit, "./cmd/bmcd"}}
 	if debug {
 		img.Name = "bmc-debug"
 		img.Shell = true
