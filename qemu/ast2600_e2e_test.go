@@ -43,11 +43,7 @@ func TestQEMUAST2600Smoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
-	if st, err := processStart(r.QEMUPID); err == nil {
-		start = st
-	}
-	ready, err := waitHTTP(rctx, r.Redfish+"/redfish/v1", http.StatusOK, start, h.Done())
+	ready, err := waitHTTP(rctx, r.Redfish+"/redfish/v1", http.StatusOK, r.PoweredOn, h.Done())
 	if err != nil {
 		t.Fatalf("ast2600: Redfish never ready: %v", err)
 	}

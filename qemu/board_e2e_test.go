@@ -7,7 +7,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -385,13 +384,8 @@ func TestQEMUBoard(t *testing.T) {
 		rcancel()
 		t.Fatal(err)
 	}
-	// Power-on = QEMU started by rotd after verification; the ready file is written
-	// right after, so the QEMU process's start is the reference.
-	poweredOn := time.Now()
-	if st, err := processStart(r.QEMUPID); err == nil {
-		poweredOn = st
-	}
-	ready, err := waitHTTP(rctx, r.Redfish+"/redfish/v1", 200, poweredOn, h.Done())
+	// Power-on = QEMU started by rotd after verification (the ready file says when).
+	ready, err := waitHTTP(rctx, r.Redfish+"/redfish/v1", 200, r.PoweredOn, h.Done())
 	rcancel()
 	if err != nil {
 		t.Fatalf("BMC image: Redfish never ready: %v", err)
@@ -577,11 +571,7 @@ func (e *e2e) reboot(t *testing.T, ctx context.Context, h *qemu.Host, old int, p
 	if err != nil {
 		t.Fatal(err)
 	}
-	poweredOn := time.Now()
-	if st, err := processStart(r.QEMUPID); err == nil {
-		poweredOn = st
-	}
-	ready, err := waitHTTP(rctx, r.Redfish+"/redfish/v1", 200, poweredOn, h.Done())
+	ready, err := waitHTTP(rctx, r.Redfish+"/redfish/v1", 200, r.PoweredOn, h.Done())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -605,31 +595,4 @@ func waitStatus(t *testing.T, ctx context.Context, h *qemu.Host, line, what stri
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-}
-
-// processStart is when process pid started (from /proc: its start time in clock ticks
-// since boot, and the boot time).
-func processStart(pid int) (time.Time, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return time.Time{}, err
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return time.Time{}, errors.New("bad /proc stat")
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return time.Time{}, errors.New("bad /proc stat")
-	}
-	var ticks int64
-	fmt.Sscan(f[19], &ticks)
-	up, err := os.ReadFile("/proc/uptime")
-	if err != nil {
-		return time.Time{}, err
-	}
-	var uptime float64
-	fmt.Sscan(string(up), &uptime)
-	const hz = 100 // USER_HZ on Linux
-	return time.Now().Add(-time.Duration(uptime*float64(time.Second)) + time.Duration(ticks)*time.Second/hz), nil
 }

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/ironroot-bmc/ironroot/images/uroot"
 	"github.com/ironroot-bmc/ironroot/rot"
@@ -70,6 +71,8 @@ type Ready struct {
 	Redfish string `json:"redfish"` // https://127.0.0.1:PORT
 	IPMI    string `json:"ipmi"`    // 127.0.0.1:PORT (UDP)
 	QEMUPID int    `json:"qemu_pid"`
+	// PoweredOn is when QEMU was started (the VM's power-on).
+	PoweredOn time.Time `json:"powered_on"`
 	// PasswordFile is set once the first-boot password was seen on the console.
 	PasswordFile string `json:"password_file,omitempty"`
 }
@@ -175,7 +178,7 @@ func (p *Platform) report(ctx context.Context, vm *VM, con *Console) {
 		log.Error("qemu board: reading the port forwards", "err", err)
 		return
 	}
-	r := Ready{Redfish: "https://127.0.0.1:" + strconv.Itoa(redfish), QEMUPID: vm.PID()}
+	r := Ready{Redfish: "https://127.0.0.1:" + strconv.Itoa(redfish), QEMUPID: vm.PID(), PoweredOn: vm.Started()}
 	if ipmi != 0 {
 		r.IPMI = "127.0.0.1:" + strconv.Itoa(ipmi)
 	}
