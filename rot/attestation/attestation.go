@@ -26,7 +26,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -224,7 +223,7 @@ type Server struct {
 
 	mu    sync.Mutex
 	rsp   *spdm.Responder
-	conns map[io.Closer]struct{}
+	conns map[net.Conn]struct{}
 
 	// heard is when the BMC last sent bytes on the link (Unix ns).
 	heard atomic.Int64
@@ -240,34 +239,19 @@ func (s *Server) LastActivity() time.Time {
 	return time.Unix(0, ns)
 }
 
-// heardConn records the time of every read that returned bytes.
+// heardConn records the time of every read that returned bytes; the rest
+// (the deadlines the responder sets among them) is the connection's own.
 type heardConn struct {
-	io.ReadWriteCloser
+	net.Conn
 	heard *atomic.Int64
 }
 
 func (c heardConn) Read(p []byte) (int, error) {
-	n, err := c.ReadWriteCloser.Read(p)
+	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.heard.Store(time.Now().UnixNano())
 	}
 	return n, err
-}
-
-// SetDeadline passes the responder's context binding through.
-func (c heardConn) SetDeadline(t time.Time) error {
-	if d, ok := c.ReadWriteCloser.(interface{ SetDeadline(time.Time) error }); ok {
-		return d.SetDeadline(t)
-	}
-	return nil
-}
-
-// SetReadDeadline passes the responder's idle timeout through.
-func (c heardConn) SetReadDeadline(t time.Time) error {
-	if d, ok := c.ReadWriteCloser.(interface{ SetReadDeadline(time.Time) error }); ok {
-		return d.SetReadDeadline(t)
-	}
-	return nil
 }
 
 // NewServer returns a server with no boot: it refuses connections until
@@ -276,7 +260,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, conns: map[io.Closer]struct{}{}}
+	return &Server{cfg: cfg, conns: map[net.Conn]struct{}{}}
 }
 
 // SetBoot makes b the boot the server speaks for and drops every
@@ -313,10 +297,9 @@ func (s *Server) dropLocked() {
 	clear(s.conns)
 }
 
-// ServeConn serves one connection (net.Conn, or net.Pipe in tests) with
-// the current boot's responder until the peer leaves, the boot changes or
-// ctx ends.
-func (s *Server) ServeConn(ctx context.Context, c io.ReadWriteCloser) error {
+// ServeConn serves one connection with the current boot's responder until
+// the peer leaves, the boot changes or ctx ends.
+func (s *Server) ServeConn(ctx context.Context, c net.Conn) error {
 	s.mu.Lock()
 	rsp := s.rsp
 	if rsp != nil {
