@@ -128,27 +128,35 @@ func (c *Child) Stop() {
 // startTime reads a process's start time (clock ticks since boot, field 22
 // of /proc/PID/stat): with the PID it names one process, not a reused PID.
 func startTime(pid int) (uint64, error) {
+	st, _, err := procStat(pid)
+	return st, err
+}
+
+// procStat reads a process's start time and whether it has exited but is
+// not yet reaped (state Z, field 3 of /proc/PID/stat).
+func procStat(pid int) (start uint64, zombie bool, err error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	// The command name (field 2) may contain spaces; fields after it start
 	// behind the last ')'.
 	i := strings.LastIndexByte(string(b), ')')
 	if i < 0 {
-		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+		return 0, false, fmt.Errorf("parsing /proc/%d/stat", pid)
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 20 {
-		return 0, fmt.Errorf("parsing /proc/%d/stat", pid)
+		return 0, false, fmt.Errorf("parsing /proc/%d/stat", pid)
 	}
-	return strconv.ParseUint(f[19], 10, 64)
+	start, err = strconv.ParseUint(f[19], 10, 64)
+	return start, f[0] == "Z", err
 }
 
 // EndStale ends a BMC that an earlier rotd started (its pidfile is still
-// there): if the recorded process still exists with the recorded start
-// time, it gets SIGTERM, then SIGKILL after timeout. The pidfile is
-// removed.
+// there): if the recorded process still runs with the recorded start time,
+// it gets SIGTERM, then SIGKILL after timeout. One that has exited but is
+// not reaped yet (a zombie) counts as ended. The pidfile is removed.
 func EndStale(pidfile string, timeout time.Duration, log *slog.Logger) error {
 	b, err := os.ReadFile(pidfile)
 	if errors.Is(err, os.ErrNotExist) {
@@ -165,8 +173,8 @@ func EndStale(pidfile string, timeout time.Duration, log *slog.Logger) error {
 		return nil
 	}
 	alive := func() bool {
-		cur, err := startTime(pid)
-		return err == nil && cur == st
+		cur, zombie, err := procStat(pid)
+		return err == nil && cur == st && !zombie
 	}
 	if !alive() {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -89,5 +90,31 @@ func TestEndStaleEndsAnEarlierBMC(t *testing.T) {
 	}
 	if err := syscall.Kill(os.Getpid(), 0); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A BMC that has exited but is not reaped yet (its parent, an earlier rotd, was killed
+// and nothing reaped it) counts as ended: EndStale neither waits for it nor fails.
+func TestEndStaleTakesAZombieAsEnded(t *testing.T) {
+	pidfile := filepath.Join(t.TempDir(), "bmc.pid")
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	pid := cmd.Process.Pid
+	if err := WritePIDFile(pidfile, pid); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, zombie, err := procStat(pid); err == nil && zombie {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child did not exit within 5 s")
+		}
+	}
+	if err := EndStale(pidfile, time.Second, slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatalf("EndStale on a zombie: %v", err)
 	}
 }
