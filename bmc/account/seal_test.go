@@ -225,6 +225,32 @@ func TestNoSealingKeyYet(t *testing.T) {
 	wantIPMIKey(t, s, a.ID, "admin-pass2")
 }
 
+// Without a sealing key, a must-change password too long for IPMI is refused for an
+// IPMI account as it is with one (and as Create refuses it), even where the policy
+// allows longer passwords.
+func TestNoSealingKeyYetRefusesLongIPMIPassword(t *testing.T) {
+	s := openWithKey(t, t.TempDir(), nil)
+	pol := s.Policy()
+	pol.MaxPasswordLength = 40
+	if err := s.SetPolicy(pol); err != nil {
+		t.Fatal(err)
+	}
+	a, err := s.Create("admin", "admin-pass1", Administrator, []AccountType{TypeRedfish, TypeIPMI}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yes := true
+	long := "admin-pass-longer-than-twenty"
+	_, err = s.Update(a.ID, Patch{Password: &long, PasswordChangeRequired: &yes})
+	var pe *PolicyError
+	if !errors.As(err, &pe) || pe.Field != "Password" {
+		t.Errorf("a %d-byte password for an IPMI account without a sealing key: %v, want a Password policy error", len(long), err)
+	}
+	if _, err := s.Authenticate("admin", "admin-pass1"); err != nil {
+		t.Errorf("the refused password set changed the password: %v", err)
+	}
+}
+
 // crashSealEnv tells the re-executed test binary to act as the bmcd that
 // switches to the RoT key in TestKillDuringSetSealingKey.
 const crashSealEnv = "IRONROOT_ACCOUNT_SEAL_CRASH_DIR"

@@ -317,14 +317,13 @@ func (s *Store) Update(id int, p Patch) (Account, error) {
 	if p.PasswordChangeRequired != nil && *p.PasswordChangeRequired != a.PasswordChangeRequired {
 		a.PasswordChangeRequired, changed = *p.PasswordChangeRequired, true
 	}
-	if (p.Password != nil || p.AccountTypes != nil) && slices.Contains(a.AccountTypes, TypeIPMI) && a.IPMIKey == nil {
+	if slices.Contains(a.AccountTypes, TypeIPMI) {
 		switch {
-		case p.Password != nil && s.sealer == nil:
-			// A password that must be changed, set before the sealing key
-			// is there (the first boot's): the change captures the key.
-		case p.Password != nil:
+		case p.Password != nil && len(*p.Password) > MaxIPMIKeyLength:
 			return fail(&PolicyError{"Password", fmt.Sprintf("an IPMI account's password must be at most %d bytes", MaxIPMIKeyLength)})
-		default:
+		case p.Password == nil && p.AccountTypes != nil && a.IPMIKey == nil:
+			// The password was set too long for IPMI, or as one to be
+			// changed before the sealing key was there (the first boot's).
 			return fail(&PolicyError{"AccountTypes", fmt.Sprintf("IPMI needs the password set again (at most %d bytes)", MaxIPMIKeyLength)})
 		}
 	}
